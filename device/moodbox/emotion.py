@@ -1,0 +1,106 @@
+"""Face crop in, emotion probabilities out: the int8 TFLite model behind one call.
+
+This is the one piece of inference code that the device and every tool share,
+so the preprocessing here *is* the model's contract: grey, resized to the
+model's input with area averaging (or bilinear when enlarging), raw 0..255
+pixels fed through the input tensor's own quantisation. Nothing else
+normalises the face, because the network was trained on exactly that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable or not an emotion model; one line says which and the fix."""
+
+
+def _interpreter_class() -> Any:
+    """LiteRT first; tflite_runtime only where LiteRT has no wheel."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise ModelError("no TFLite runtime installed; pip install ai-edge-litert") from None
+    return Interpreter
+
+
+class EmotionClassifier:
+    """Classifies one face crop at a time with the int8 emotion model.
+
+    >>> clf = EmotionClassifier("models/emotion.tflite")
+    >>> clf.predict(face)["happy"]
+    """
+
+    labels = LABELS
+
+    def __init__(self, model_path: str | Path, threads: int = 1) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}; set model.path to models/emotion.tflite")
+        try:
+            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(
+                f"model file {path} is not a usable TFLite model ({reason}); restore models/emotion.tflite"
+            ) from None
+        inp = self._interpreter.get_input_details()
+        out = self._interpreter.get_output_details()
+        if len(inp) != 1 or len(out) != 1:
+            raise ModelError(f"model file {path} has {len(inp)} inputs and {len(out)} outputs, expected 1 and 1")
+        self._input, self._output = inp[0], out[0]
+        shape, out_shape = tuple(self._input["shape"]), tuple(self._output["shape"])
+        if len(shape) != 4 or shape[0] != 1 or shape[3] != 1 or out_shape != (1, len(LABELS)):
+            raise ModelError(
+                f"model file {path} has input {shape} and output {out_shape}; an emotion model takes "
+                f"(1, H, W, 1) grey faces and returns (1, {len(LABELS)}) scores"
+            )
+        self.input_size = (int(shape[2]), int(shape[1]))  # (width, height) as OpenCV wants it
+
+    def preprocess(self, face: np.ndarray) -> np.ndarray:
+        """A face crop (grey H×W or BGR H×W×3, uint8, any size) as the model's input tensor."""
+        face = np.asarray(face)
+        if face.dtype != np.uint8 or face.ndim not in (2, 3) or face.size == 0:
+            raise ValueError(
+                f"face must be a non-empty uint8 grey (H×W) or BGR (H×W×3) image; got {face.dtype} {face.shape}"
+            )
+        if face.ndim == 3:
+            conversions = {1: None, 3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}
+            if face.shape[2] not in conversions:
+                raise ValueError(f"face must have 1, 3 or 4 channels; got {face.shape[2]}")
+            code = conversions[face.shape[2]]
+            face = face[:, :, 0] if code is None else cv2.cvtColor(face, code)
+        shrinking = face.shape[1] > self.input_size[0] or face.shape[0] > self.input_size[1]
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        grey = cv2.resize(face, self.input_size, interpolation=interpolation).astype(np.float32)
+        dtype = self._input["dtype"]
+        scale, zero_point = self._input["quantization"]
+        if dtype == np.float32:
+            tensor = grey
+        else:
+            info = np.iinfo(dtype)
+            tensor = np.clip(np.round(grey / scale + zero_point), info.min, info.max).astype(dtype)
+        return tensor[None, :, :, None]
+
+    def predict(self, face: np.ndarray) -> dict[str, float]:
+        """Probabilities for each label, summing to 1."""
+        self._interpreter.set_tensor(self._input["index"], self.preprocess(face))
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._output["index"])[0].astype(np.float32)
+        scale, zero_point = self._output["quantization"]
+        scores = (raw - zero_point) * scale if scale else raw
+        scores = np.clip(scores, 0.0, None)
+        total = float(scores.sum())
+        probs = scores / total if total > 0 else np.full(len(LABELS), 1.0 / len(LABELS), np.float32)
+        return {label: float(p) for label, p in zip(LABELS, probs, strict=True)}

@@ -1,0 +1,47 @@
+"""Shared test fixtures: the committed model, the real face fixtures, the dataset if present."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+MODEL = ROOT / "models" / "emotion.tflite"
+FACES = ROOT / "tests" / "fixtures" / "faces"
+DATASET = ROOT.parent / "shared" / "data" / "fer2013" / "fer2013.npz"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    from moodbox.emotion import EmotionClassifier
+
+    return EmotionClassifier(MODEL)
+
+
+def labelled_faces() -> list[tuple[str, Path]]:
+    """(label, path) for every fixture face, laid out faces/<label>/*.png."""
+    return [(p.parent.name, p) for p in sorted(FACES.glob("*/*.png"))]
+
+
+def read_grey(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, path
+    return image
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Path:
+    if not DATASET.is_file():
+        pytest.skip(f"FER2013 not present at {DATASET}")
+    return DATASET

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+from moodbox import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_loads_with_defaults():
+    cfg = config.load(ROOT / "config.yaml")
+    assert cfg.model.path == ROOT / "models" / "emotion.tflite"
+    assert cfg.model.threads == 1
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    assert config.load(write(tmp_path, "")) == config.Config()
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    cfg = config.load(write(tmp_path, "model:\n  path: nets/e.tflite\n"))
+    assert cfg.model.path == tmp_path / "nets" / "e.tflite"
+
+
+def test_absolute_paths_stay(tmp_path):
+    cfg = config.load(write(tmp_path, "model:\n  path: /opt/e.tflite\n"))
+    assert cfg.model.path == Path("/opt/e.tflite")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("modle:\n  path: x\n", "unknown config key 'modle'; did you mean 'model'?"),
+        ("model:\n  thread: 2\n", "unknown config key 'model.thread'; did you mean 'model.threads'?"),
+        ("model:\n  threads: two\n", "model.threads must be an integer; got 'two'"),
+        ("model:\n  threads: 1.5\n", "model.threads must be an integer; got 1.5"),
+        ("model:\n  threads: true\n", "model.threads must be an integer; got True"),
+        ("model:\n  threads: 0\n", "model.threads must be between 1 and 8; got 0"),
+        ("model:\n  path: 3\n", "model.path must be a file path; got 3"),
+        ("model: fast\n", "model must be a mapping of keys, got 'fast'"),
+        ("- a\n- b\n", "the top level must be a mapping of keys"),
+        ("model:\n  path: [\n", "not valid YAML at line"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(tmp_path, text, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(config.ConfigError, match="cannot read config .*nope.yaml"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_no_path_and_no_local_file_gives_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.load(None) == config.Config()

@@ -1,0 +1,54 @@
+"""The emotion CNN, shared by training and export.
+
+A plain VGG-style stack (3x3 conv, batch norm, ReLU, 2x2 max-pool; 32-64-128-256
+channels, global average pooling) because it is what int8 XNNPACK runs fastest on
+ARM and x86 alike: dense 3x3 convolutions with no depthwise or attention ops that
+quantise badly. The trunk feeds two linear heads, one fitted to the original
+FER2013 labels and one to the FER+ vote distributions; export folds them into one
+head with a mixing weight chosen on PublicTest, so the shipped model costs the
+same as a single-head one.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+INPUT_SIZE = 48
+WIDTHS = (32, 64, 128, 256)
+NUM_CLASSES = 7
+
+
+def _conv_bn_relu(x, channels: int, name: str):
+    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def trunk(inputs, dropout: float = 0.4):
+    """Raw 0..255 grey pixels in, pooled features out."""
+    x = layers.Rescaling(1.0 / 255.0, name="scale")(inputs)
+    for stage, channels in enumerate(WIDTHS, start=1):
+        x = _conv_bn_relu(x, channels, f"s{stage}a")
+        x = _conv_bn_relu(x, channels, f"s{stage}b")
+        x = layers.MaxPooling2D(name=f"s{stage}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    return layers.Dropout(dropout, name="dropout")(x)
+
+
+def build_training_model() -> keras.Model:
+    """Two-headed model: logits for original labels and for FER+ votes."""
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    features = trunk(inputs)
+    original = layers.Dense(NUM_CLASSES, dtype="float32", name="original")(features)
+    ferplus = layers.Dense(NUM_CLASSES, dtype="float32", name="ferplus")(features)
+    return keras.Model(inputs, {"original": original, "ferplus": ferplus}, name="emotion_train")
+
+
+def build_inference_model() -> keras.Model:
+    """Single-head model with softmax output: what ships as emotion.tflite."""
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    features = trunk(inputs)
+    logits = layers.Dense(NUM_CLASSES, name="logits")(features)
+    probs = layers.Softmax(name="probabilities")(logits)
+    return keras.Model(inputs, probs, name="emotion")

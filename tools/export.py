@@ -1,0 +1,128 @@
+"""Export the best checkpoint of a run as the full-int8 models/emotion.tflite.
+
+1. Rebuild the two-headed network in float32 and load the run's best weights.
+2. Choose the head-mixing weight on PublicTest (tools/mixing.py) and fold both
+   heads into the single dense layer of the shipped architecture.
+3. Convert to TFLite with int8 weights and activations and int8 input/output,
+   calibrated on faces from Training only.
+4. Measure the float and int8 models through EmotionClassifier on the npz
+   splits and write models/emotion.json with those figures.
+
+    python tools/export.py --run runs/main
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "device"))
+import evaluate  # noqa: E402
+import ferdata  # noqa: E402
+from mixing import best_mix  # noqa: E402
+
+MODELS = HERE.parent / "models"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, default=Path("runs/main"), help="training run folder")
+    p.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA)
+    p.add_argument("--out", type=Path, default=MODELS / "emotion.tflite")
+    p.add_argument("--calibration", type=int, default=1000, help="Training faces used to calibrate int8 ranges")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def fold_heads(train_model, infer_model, weight: float) -> None:
+    """Copy the trunk and set the single head to weight*original + (1-weight)*ferplus."""
+    for layer in infer_model.layers:
+        if layer.name == "logits":
+            (k_o, b_o), (k_f, b_f) = (train_model.get_layer(n).get_weights() for n in ("original", "ferplus"))
+            layer.set_weights([weight * k_o + (1 - weight) * k_f, weight * b_o + (1 - weight) * b_f])
+        elif layer.weights:
+            layer.set_weights(train_model.get_layer(layer.name).get_weights())
+
+
+def convert(model, calibration: np.ndarray, int8: bool) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([face[None, :, :, None].astype(np.float32)] for face in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from emotion_net import build_inference_model, build_training_model
+
+    splits = ferdata.load(args.data)
+    train_model = build_training_model()
+    train_model.load_weights(args.run / "best.weights.h5")
+    val = splits["PublicTest"]
+    logits = train_model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
+    mix = best_mix(logits["original"], logits["ferplus"], val)
+    print(f"head mix on PublicTest: w={mix.weight} original={mix.original:.4f} ferplus={mix.ferplus:.4f}")
+
+    infer_model = build_inference_model()
+    fold_heads(train_model, infer_model, mix.weight)
+
+    training = splits["Training"]
+    rng = np.random.default_rng(args.seed)
+    faces = training.images[~training.not_a_face]
+    calibration = faces[rng.choice(len(faces), args.calibration, replace=False)]
+
+    float_path = args.run / "emotion_float.tflite"
+    float_path.write_bytes(convert(infer_model, calibration, int8=False))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(convert(infer_model, calibration, int8=True))
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) and {float_path}")
+
+    figures = {}
+    for kind, path in (("float", float_path), ("int8", args.out)):
+        for split in ("PublicTest", "PrivateTest"):
+            report = evaluate.evaluate_split(path, splits[split])
+            figures[f"{kind}/{split}"] = {name: r.headline() for name, r in report.items()}
+    print(json.dumps(figures, indent=1))
+
+    run_args = json.loads((args.run / "args.json").read_text())
+    train_cmd = "python tools/train.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in run_args.items() if k not in ("data", "resume", "limit")
+    )
+    metadata = {
+        "labels": list(ferdata.LABELS),
+        "input": {
+            "shape": [1, 48, 48, 1],
+            "dtype": "int8",
+            "preprocessing": "grey (BGR->GRAY), resized to 48x48 (INTER_AREA when shrinking, INTER_LINEAR when "
+            "enlarging), raw 0..255 pixels quantised by the input tensor's scale/zero point (q = pixel - 128)",
+        },
+        "output": "int8 softmax over labels; dequantise and renormalise to sum to 1",
+        "head_mix_weight_original": mix.weight,
+        "figures": figures,
+        "data": {"file": "fer2013.npz", "sha256": ferdata.sha256(args.data)},
+        "training_command": train_cmd,
+        "export_command": f"python tools/export.py --run {args.run} --calibration {args.calibration} "
+        f"--seed {args.seed}",
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(metadata, indent=1) + "\n")
+    print(f"wrote {args.out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
