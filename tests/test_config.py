@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from moodbox import config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from conftest import labelled_faces, read_grey
 from moodbox.emotion import LABELS, EmotionClassifier, ModelError
 

@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import keras
     import tensorflow as tf
+
     from emotion_net import build_training_model
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from moodbox import config
 from moodbox.emotion import EmotionClassifier, ModelError
@@ -25,10 +26,19 @@ class UserError(Exception):
     """A problem the person at the terminal can fix; printed as one line."""
 
 
+def _read_image(path: Path) -> np.ndarray | None:
+    """Decode an image file, or None if it is missing or not an image (without OpenCV's stderr noise)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
     classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
     for name in args.images:
-        image = cv2.imread(str(name), cv2.IMREAD_COLOR)
+        image = _read_image(name)
         if image is None:
             raise UserError(f"cannot read image {name}: missing or not an image file; check the path")
         probs = classifier.predict(image)

@@ -9,6 +9,9 @@ normalises the face, because the network was trained on exactly that.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,24 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Mute the C++ runtime's own stderr lines ("INFO: Created TensorFlow Lite XNNPACK delegate").
+
+    LiteRT logs from native code with no Python switch to turn it off; those lines
+    would break the CLI's one-line errors and clutter the service journal. Its
+    real failures still reach us as Python exceptions.
+    """
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class EmotionClassifier:
     """Classifies one face crop at a time with the int8 emotion model.
 
@@ -47,9 +68,11 @@ class EmotionClassifier:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model file not found: {path}; set model.path to models/emotion.tflite")
+        interpreter_class = _interpreter_class()
         try:
-            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_silenced():
+                self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(
@@ -60,13 +83,14 @@ class EmotionClassifier:
         if len(inp) != 1 or len(out) != 1:
             raise ModelError(f"model file {path} has {len(inp)} inputs and {len(out)} outputs, expected 1 and 1")
         self._input, self._output = inp[0], out[0]
-        shape, out_shape = tuple(self._input["shape"]), tuple(self._output["shape"])
+        shape = tuple(int(n) for n in self._input["shape"])
+        out_shape = tuple(int(n) for n in self._output["shape"])
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 1 or out_shape != (1, len(LABELS)):
             raise ModelError(
                 f"model file {path} has input {shape} and output {out_shape}; an emotion model takes "
                 f"(1, H, W, 1) grey faces and returns (1, {len(LABELS)}) scores"
             )
-        self.input_size = (int(shape[2]), int(shape[1]))  # (width, height) as OpenCV wants it
+        self.input_size = (shape[2], shape[1])  # (width, height) as OpenCV wants it
 
     def preprocess(self, face: np.ndarray) -> np.ndarray:
         """A face crop (grey H×W or BGR H×W×3, uint8, any size) as the model's input tensor."""

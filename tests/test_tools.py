@@ -1,0 +1,65 @@
+"""Host-side tools on small real inputs: head mixing, metrics, folder evaluation, bench."""
+
+import json
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+import bench
+import evaluate
+import mixing
+from conftest import FACES, MODEL
+
+
+def test_mixing_walks_from_one_head_to_the_other():
+    # Three faces; the original labels and FER+ disagree on the last one.
+    split = SimpleNamespace(labels=np.array([3, 4, 6]), ferplus_major=np.array([3, 4, 4]))
+    original = np.eye(7)[[3, 4, 6]] * 2.0
+    ferplus = np.eye(7)[[3, 4, 4]] * 1.0
+    assert mixing.accuracies(original, split) == (1.0, pytest.approx(2 / 3))
+    assert mixing.accuracies(ferplus, split) == (pytest.approx(2 / 3), 1.0)
+    mix = mixing.best_mix(original, ferplus, split)
+    assert mix.weight in mixing.WEIGHTS
+    assert mix.score == min(mix.original - mixing.TARGET_ORIGINAL, mix.ferplus - mixing.TARGET_FERPLUS)
+
+
+def test_rows_without_a_ferplus_majority_are_left_out():
+    split = SimpleNamespace(labels=np.array([0, 1]), ferplus_major=np.array([0, -1]))
+    assert mixing.accuracies(np.eye(7)[[0, 0]], split) == (0.5, 1.0)
+
+
+def test_report_metrics():
+    report = evaluate.Report(truth=np.array([0, 0, 1, 3, 3, 3]), pred=np.array([0, 1, 1, 3, 3, 0]))
+    assert report.accuracy == pytest.approx(4 / 6)
+    assert report.recall == pytest.approx({"angry": 0.5, "disgust": 1.0, "happy": 2 / 3})
+    assert report.macro_recall == pytest.approx((0.5 + 1.0 + 2 / 3) / 3)
+    assert report.confusion.sum() == 6 and report.confusion[3, 0] == 1
+
+
+def test_evaluate_an_image_folder_end_to_end(tmp_path):
+    out = tmp_path / "reports"
+    assert evaluate.main(["--data", str(tmp_path / "absent.npz"), "--images", str(FACES), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["faces/original/int8"]["n"] == 21
+    png = cv2.imread(str(out / "confusion_faces_original_int8.png"))
+    assert png is not None and png.shape[0] > 400
+
+
+def test_evaluate_rejects_a_folder_that_is_not_a_label(tmp_path):
+    (tmp_path / "happyish").mkdir()
+    with pytest.raises(SystemExit, match="is not one of the labels"):
+        evaluate.load_folder(tmp_path)
+
+
+def test_bench_times_at_least_a_thousand_faces(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert (
+        bench.main(["--model", str(MODEL), "--data", str(tmp_path / "absent"), "--faces", "10", "--json", str(out)])
+        == 0
+    )
+    figures = json.loads(out.read_text())
+    assert figures["faces"] == 1000
+    assert figures["predict"]["median_ms"] > 0 and figures["predict"]["p95_ms"] >= figures["predict"]["median_ms"]
+    assert "median" in capsys.readouterr().out
