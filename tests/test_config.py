@@ -63,3 +63,15 @@ def test_missing_file_is_a_config_error(tmp_path):
 def test_no_path_and_no_local_file_gives_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert config.load(None) == config.Config()
+
+
+def test_mood_section(tmp_path):
+    cfg = config.load(write(tmp_path, "mood:\n  dwell: 2\n  min_confidence: 0.5\n"))
+    assert cfg.mood.dwell == 2.0 and isinstance(cfg.mood.dwell, float)
+    assert cfg.mood.min_confidence == 0.5
+    assert cfg.mood.smoothing == config.MoodSettings().smoothing
+
+
+def test_mood_values_out_of_range(tmp_path):
+    with pytest.raises(config.ConfigError, match="mood.min_confidence must be between 0.0 and 1.0; got 1.5"):
+        config.load(write(tmp_path, "mood:\n  min_confidence: 1.5\n"))

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from moodbox.mood import MoodSettings
+
 DEFAULT_PATH = Path("config.yaml")
 
 
@@ -39,6 +41,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
+    mood: MoodSettings = field(default_factory=MoodSettings)
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -60,7 +63,7 @@ def load(path: Path | str | None = None) -> Config:
         raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax there") from None
     if data is None:
         data = {}
-    return _build(Config, data, "", path.parent)
+    return _build(Config, data, "", path.resolve().parent)
 
 
 def _build(cls: Any, data: Any, prefix: str, base: Path) -> Any:
