@@ -35,4 +35,4 @@ bench: setup
 	$(BIN)/python tools/bench.py --model models/emotion.tflite
 
 demo: setup
-	$(BIN)/moodbox classify tests/fixtures/faces/*/*.png
+	$(BIN)/moodbox classify --whole tests/fixtures/faces/*/*.png

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from conftest import ROOT, labelled_faces
 
 
@@ -11,14 +13,37 @@ def moodbox(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "moodbox", *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_classify_prints_one_json_line_per_image():
+def test_classify_whole_images_prints_one_json_line_per_image():
     faces = labelled_faces()[:3]
-    result = moodbox("classify", *(str(p) for _, p in faces))
+    result = moodbox("classify", "--whole", *(str(p) for _, p in faces))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["image"] for line in lines] == [str(p) for _, p in faces]
     for line in lines:
-        assert line["emotion"] == max(line["probabilities"], key=line["probabilities"].get)
+        (face,) = line["faces"]
+        assert face["box"] == [0, 0, 48, 48]
+        assert face["emotion"] == max(face["probabilities"], key=face["probabilities"].get)
+
+
+def test_classify_finds_the_face_in_a_room(tmp_path):
+    """A real face placed in a 640x480 frame is found, boxed where it is, and read as labelled."""
+    import cv2
+    from make_clip import background, compose
+
+    face = cv2.imread(str(ROOT / "tests/fixtures/faces/happy/fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
+    rng = np.random.default_rng(0)
+    frame = tmp_path / "room.png"
+    cv2.imwrite(str(frame), compose(face, background(rng), rng, face_px=160))
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), compose(None, background(rng), rng, face_px=160))
+    result = moodbox("classify", str(frame), str(empty))
+    assert result.returncode == 0, result.stderr
+    found, nobody = (json.loads(line) for line in result.stdout.splitlines())
+    (face_out,) = found["faces"]
+    x, y, w, h = face_out["box"]
+    assert abs(x + w / 2 - 320) < 30 and abs(y + h / 2 - 220) < 30 and 120 < w < 220
+    assert face_out["emotion"] == "happy"
+    assert nobody["faces"] == []
 
 
 def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

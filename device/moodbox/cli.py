@@ -1,8 +1,8 @@
 """The `moodbox` command.
 
 Every failure a person can fix (a bad config value, a missing model, an
-unreadable image) ends as one line on stderr and a non-zero exit, never a
-traceback.
+unreadable image or video, a dead camera) ends as one line on stderr and a
+non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,10 @@ import cv2
 import numpy as np
 
 from moodbox import config
+from moodbox.camera import CameraError, frames, open_source
 from moodbox.emotion import EmotionClassifier, ModelError
+from moodbox.faces import Box, DetectorError, crop_square
+from moodbox.pipeline import Vision, build_tracker
 
 EXIT_USAGE = 2
 
@@ -35,16 +39,51 @@ def _read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
 
+def _rounded(probs: dict[str, float]) -> dict[str, float]:
+    return {label: round(p, 4) for label, p in probs.items()}
+
+
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
     classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
+    tracker = build_tracker(cfg)
     for name in args.images:
         image = _read_image(name)
         if image is None:
             raise UserError(f"cannot read image {name}: missing or not an image file; check the path")
-        probs = classifier.predict(image)
-        best = max(probs, key=probs.__getitem__)
-        rounded = {label: round(p, 4) for label, p in probs.items()}
-        print(json.dumps({"image": str(name), "emotion": best, "probabilities": rounded}))
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        boxes = [Box(0, 0, grey.shape[1], grey.shape[0])] if args.whole else tracker.detect_all(grey)
+        faces = []
+        for box in boxes:
+            probs = classifier.predict(grey if args.whole else crop_square(grey, box, cfg.detector.crop_margin))
+            best = max(probs, key=probs.__getitem__)
+            faces.append({"box": [box.x, box.y, box.w, box.h], "emotion": best, "probabilities": _rounded(probs)})
+        print(json.dumps({"image": str(name), "faces": faces}))
+    return 0
+
+
+def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
+    vision = Vision.from_config(cfg)
+    source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
+    count, first_t, started = 0, None, time.perf_counter()
+    try:
+        for frame in frames(source):
+            if first_t is None:
+                first_t = frame.t
+            if args.realtime:
+                delay = (frame.t - first_t) - (time.perf_counter() - started)
+                if delay > 0:
+                    time.sleep(delay)
+            step = vision.step(frame)
+            count += 1
+            if step.decision:
+                d = step.decision
+                print(json.dumps({"t": round(d.t - first_t, 3), "mood": d.mood, "confidence": round(d.confidence, 4)}))
+                sys.stdout.flush()
+    finally:
+        source.close()
+    seconds = time.perf_counter() - started
+    fps = round(count / seconds, 1) if seconds else 0.0
+    print(json.dumps({"frames": count, "seconds": round(seconds, 3), "fps": fps}))
     return 0
 
 
@@ -52,9 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodbox", description="Music that follows the listener's mood.")
     parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    classify = commands.add_parser("classify", help="print emotion probabilities for face images")
-    classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="a face image, used whole as the crop")
+
+    classify = commands.add_parser("classify", help="find faces in images and print their emotion probabilities")
+    classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    classify.add_argument("--whole", action="store_true", help="use each whole image as the face crop")
     classify.set_defaults(run=_classify)
+
+    watch = commands.add_parser("watch", help="print a JSON line for every mood decision on a source")
+    watch.add_argument("source", metavar="SOURCE", help="picamera2, a camera index, a video file or an image folder")
+    watch.add_argument("--realtime", action="store_true", help="play files at their own frame rate")
+    watch.set_defaults(run=_watch)
     return parser
 
 
@@ -63,11 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
-    except (config.ConfigError, ModelError, UserError) as e:
+    except (config.ConfigError, ModelError, DetectorError, CameraError, UserError) as e:
         print(f"moodbox: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

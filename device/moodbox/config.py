@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -39,8 +40,32 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """Where frames come from."""
+
+    source: str = "picamera2"  # picamera2, a V4L2 device index, a video file or a folder of images
+    fps: float = field(default=10.0, metadata=_range(0.1, 120))  # frame rate of an image folder
+    give_up_after: float = field(default=30.0, metadata=_range(1, 3600))  # seconds without a frame
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How faces are found and cropped."""
+
+    kind: Literal["haar", "yunet"] = "haar"
+    model: Path | None = None  # YuNet ONNX file, needed for kind: yunet
+    policy: Literal["largest", "centre"] = "largest"
+    scan_width: int = field(default=320, metadata=_range(120, 1920))
+    min_face: float = field(default=0.12, metadata=_range(0.02, 1.0))
+    full_scan_every: int = field(default=10, metadata=_range(1, 1000))
+    crop_margin: float = field(default=0.02, metadata=_range(0.0, 1.0))
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
     mood: MoodSettings = field(default_factory=MoodSettings)
 
 
@@ -87,6 +112,11 @@ def _value(kind: Any, raw: Any, f: dataclasses.Field, key: str, base: Path) -> A
     if dataclasses.is_dataclass(kind):
         return _build(kind, raw, f"{key}.", base)
     origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        if raw is None:
+            return None
+        (kind,) = (a for a in typing.get_args(kind) if a is not type(None))
+        return _value(kind, raw, f, key, base)
     if origin is typing.Literal:
         choices = typing.get_args(kind)
         if raw not in choices:
@@ -110,7 +140,9 @@ def _value(kind: Any, raw: Any, f: dataclasses.Field, key: str, base: Path) -> A
             raise ConfigError(f"{key} must be between {low} and {high}; got {raw!r}")
         return kind(raw)
     if kind is str:
-        if not isinstance(raw, str):
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return str(raw)  # YAML reads `source: 0` as a number
+        if not isinstance(raw, str) or not raw:
             raise ConfigError(f"{key} must be text; got {raw!r}")
         return raw
     raise TypeError(f"config schema: unsupported type {kind!r} for {key}")
