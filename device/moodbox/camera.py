@@ -187,6 +187,7 @@ class Reconnecting:
         self._source: FrameSource | None = None
         self._last_frame = clock()
         self._backoff = 0.0
+        self._last_error = ""
         self.fps = 30.0
         self.reconnects = 0
 
@@ -199,8 +200,9 @@ class Reconnecting:
             silent = self._clock() - self._last_frame
             if silent >= self.give_up_after:
                 self.close()
+                why = f" (last error: {self._last_error})" if self._last_error else ""
                 raise CameraError(
-                    f"camera {self.name} delivered no frame for {silent:.0f} s; check its cable and that no "
+                    f"camera {self.name} delivered no frame for {silent:.0f} s{why}; check its cable and that no "
                     "other program uses it, then restart moodbox"
                 )
             self._backoff = min(max(self._backoff * 2, 0.25), 5.0)
@@ -215,7 +217,7 @@ class Reconnecting:
             frame = self._source.read()
         except (CameraError, RuntimeError, OSError, cv2.error) as e:
             log.warning("camera %s failed (%s); retrying", self.name, e)
-            frame = None
+            self._last_error, frame = str(e), None
         if frame is None:
             self.close()
         return frame
