@@ -32,7 +32,8 @@ evaluate: setup
 	$(BIN)/python tools/evaluate.py --model models/emotion.tflite
 
 bench: setup
-	$(BIN)/python tools/bench.py --model models/emotion.tflite
+	$(BIN)/python tools/bench.py face
+	$(BIN)/python tools/bench.py pipeline
 
 demo: setup
 	$(BIN)/moodbox classify --whole tests/fixtures/faces/*/*.png

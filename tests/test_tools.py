@@ -55,11 +55,23 @@ def test_evaluate_rejects_a_folder_that_is_not_a_label(tmp_path):
 
 def test_bench_times_at_least_a_thousand_faces(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert (
-        bench.main(["--model", str(MODEL), "--data", str(tmp_path / "absent"), "--faces", "10", "--json", str(out)])
-        == 0
-    )
+    args = ["--json", str(out), "face", "--model", str(MODEL), "--data", str(tmp_path / "absent"), "--faces", "10"]
+    assert bench.main(args) == 0
     figures = json.loads(out.read_text())
     assert figures["faces"] == 1000
     assert figures["predict"]["median_ms"] > 0 and figures["predict"]["p95_ms"] >= figures["predict"]["median_ms"]
     assert "median" in capsys.readouterr().out
+
+
+def test_bench_pipeline_reports_every_stage(tmp_path):
+    from make_clip import make_clip
+
+    face = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
+    clip = make_clip(tmp_path / "c.avi", [(face, 1)], fps=20)
+    out = tmp_path / "pipeline.json"
+    assert bench.main(["--json", str(out), "pipeline", "--clip", str(clip)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["frames"] == 20 and figures["frames_with_face"] == 20
+    assert figures["frame_size"] == [640, 480]
+    assert set(figures["stages"]) == {"decode", "detect", "crop", "classify", "decide", "total"}
+    assert 20 < figures["peak_rss_mb_moodbox_watch"] < 1000

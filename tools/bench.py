@@ -1,18 +1,27 @@
-"""Milliseconds per face for the emotion model on one thread.
+"""Speed and memory figures, printed and optionally written as JSON; never asserted in tests.
 
-Times `EmotionClassifier.predict` end to end (grey conversion, resize,
-quantisation, inference, dequantisation) and the bare interpreter invoke, over
-real face crops: FER2013 PrivateTest when the npz is present, else the test
-fixtures. Prints median and p95; speed is measured here, never asserted in tests.
+`face`: milliseconds per face for the emotion model on one thread, through
+`EmotionClassifier.predict` end to end (grey conversion, resize, quantisation,
+inference, dequantisation) and the bare interpreter invoke, over real face
+crops (FER2013 PrivateTest when the npz is present, else the test fixtures).
 
-    python tools/bench.py --model models/emotion.tflite --faces 2000
+`pipeline`: a 640x480 clip through the whole vision path on one core:
+per-stage latency (decode, detect, crop, classify, decide), fps, CPU time, and
+the peak RSS of a real `moodbox watch` process.
+
+    python tools/bench.py face --faces 2000
+    python tools/bench.py --json reports/pipeline.json pipeline
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,30 +50,19 @@ def summarise(seconds: list[float]) -> dict[str, float]:
     return {"median_ms": round(float(np.median(ms)), 4), "p95_ms": round(float(np.percentile(ms, 95)), 4)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=HERE.parent / "models" / "emotion.tflite")
-    p.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA)
-    p.add_argument("--faces", type=int, default=2000, help="crops to time (at least 1000)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args = p.parse_args(argv)
-
+def bench_face(args: argparse.Namespace) -> dict:
     crops = face_crops(args.data, max(args.faces, 1000))
     classifier = EmotionClassifier(args.model, threads=args.threads)
     for face in crops[:100]:  # warm caches and XNNPACK's packed weights
         classifier.predict(face)
-
     predict, invoke = [], []
-    interpreter = classifier._interpreter
     for face in crops:
         t0 = time.perf_counter()
         classifier.predict(face)
         predict.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        interpreter.invoke()
+        classifier.invoke()
         invoke.append(time.perf_counter() - t0)
-
     figures = {
         "model": str(args.model),
         "faces": len(crops),
@@ -73,14 +71,111 @@ def main(argv: list[str] | None = None) -> int:
         "invoke_only": summarise(invoke),
     }
     print(f"{len(crops)} faces, {args.threads} thread(s), {args.model}")
+    for name, label in (("predict", "predict (preprocess + inference)"), ("invoke_only", "interpreter invoke only")):
+        f = figures[name]
+        print(f"  {label:34s} median {f['median_ms']:.3f} ms, p95 {f['p95_ms']:.3f} ms")
+    return figures
+
+
+def default_clip(folder: Path) -> Path:
+    """20 s of real faces at 640x480, 30 fps: happy, then sad."""
+    from make_clip import make_clip
+
+    happy = cv2.imread(str(FIXTURES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
+    sad = cv2.imread(str(FIXTURES / "sad" / "fer2013_row34233.png"), cv2.IMREAD_GRAYSCALE)
+    return make_clip(folder / "bench_clip.avi", [(happy, 10), (sad, 10)], fps=30)
+
+
+def peak_rss_of_watch(clip: Path, config: Path | None) -> float:
+    """Peak resident memory (MB) of a real `moodbox watch` process on the clip."""
+    cmd = [sys.executable, "-m", "moodbox"] + (["--config", str(config)] if config else []) + ["watch", str(clip)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def bench_pipeline(args: argparse.Namespace) -> dict:
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # one core, as on a busy Pi
+    try:
+        return _bench_pipeline_on_one_core(args)
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def _bench_pipeline_on_one_core(args: argparse.Namespace) -> dict:
+    from moodbox import config
+    from moodbox.camera import VideoFileSource
+    from moodbox.pipeline import STAGES, Vision
+
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = args.clip or default_clip(Path(tmp))
+        cfg = config.load(args.config)
+        vision = Vision.from_config(cfg)
+        source = VideoFileSource(clip)
+        stages: dict[str, list[float]] = {"decode": [], **{s: [] for s in STAGES}, "total": []}
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        faces = 0
+        while True:
+            t0 = time.perf_counter()
+            frame = source.read()
+            decode = time.perf_counter() - t0
+            if frame is None:
+                break
+            step = vision.step(frame)
+            faces += step.box is not None
+            stages["decode"].append(decode)
+            for name, seconds in step.seconds.items():
+                stages[name].append(seconds)
+            stages["total"].append(decode + sum(step.seconds.values()))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        frames = len(stages["total"])
+        rss = peak_rss_of_watch(clip, args.config)
+        height, width = frame_size(clip)
+    figures = {
+        "clip": str(args.clip or "generated: 20 s, 30 fps, happy then sad"),
+        "frame_size": [width, height],
+        "frames": frames,
+        "frames_with_face": faces,
+        "stages": {name: summarise(values) for name, values in stages.items()},
+        "fps": round(frames / wall, 1),
+        "cpu_seconds_per_frame_ms": round(cpu / frames * 1e3, 3),
+        "peak_rss_mb_moodbox_watch": round(rss, 1),
+    }
+    print(f"{frames} frames {width}x{height} on one core; face found in {faces}")
+    print(f"  {'stage':10s} {'median ms':>10s} {'p95 ms':>8s}")
+    for name, f in figures["stages"].items():
+        print(f"  {name:10s} {f['median_ms']:10.3f} {f['p95_ms']:8.3f}")
     print(
-        f"  predict (preprocess + inference): median {figures['predict']['median_ms']:.3f} ms, "
-        f"p95 {figures['predict']['p95_ms']:.3f} ms"
+        f"  fps {figures['fps']}, CPU {figures['cpu_seconds_per_frame_ms']} ms/frame, "
+        f"peak RSS of moodbox watch {figures['peak_rss_mb_moodbox_watch']} MB"
     )
-    print(
-        f"  interpreter invoke only:          median {figures['invoke_only']['median_ms']:.3f} ms, "
-        f"p95 {figures['invoke_only']['p95_ms']:.3f} ms"
-    )
+    return figures
+
+
+def frame_size(clip: Path) -> tuple[int, int]:
+    cap = cv2.VideoCapture(str(clip))
+    size = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    cap.release()
+    return size
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    sub = p.add_subparsers(dest="what", required=True)
+    face = sub.add_parser("face", help="ms per face crop through EmotionClassifier")
+    face.add_argument("--model", type=Path, default=HERE.parent / "models" / "emotion.tflite")
+    face.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA)
+    face.add_argument("--faces", type=int, default=2000, help="crops to time (at least 1000)")
+    face.add_argument("--threads", type=int, default=1)
+    face.set_defaults(run=bench_face)
+    pipe = sub.add_parser("pipeline", help="per-stage latency, fps, CPU and memory over a 640x480 clip")
+    pipe.add_argument("--clip", type=Path, default=None, help="default: a generated 20 s clip of real faces")
+    pipe.add_argument("--config", type=Path, default=None)
+    pipe.set_defaults(run=bench_pipeline)
+    args = p.parse_args(argv)
+    figures = args.run(args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
