@@ -75,3 +75,31 @@ def test_mood_section(tmp_path):
 def test_mood_values_out_of_range(tmp_path):
     with pytest.raises(config.ConfigError, match="mood.min_confidence must be between 0.0 and 1.0; got 1.5"):
         config.load(write(tmp_path, "mood:\n  min_confidence: 1.5\n"))
+
+
+def test_shipped_config_spells_out_every_key_with_its_default():
+    """config.yaml is the documentation: every schema key appears there, set to its default."""
+    import dataclasses
+
+    import yaml
+
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
+    defaults = config.Config()
+    for section in dataclasses.fields(defaults):
+        assert section.name in shipped, section.name
+        for key in dataclasses.fields(getattr(defaults, section.name)):
+            assert key.name in shipped[section.name], f"{section.name}.{key.name}"
+    assert config.load(ROOT / "config.yaml") == dataclasses.replace(
+        defaults, model=dataclasses.replace(defaults.model, path=ROOT / "models" / "emotion.tflite")
+    )
+
+
+def test_camera_source_may_be_a_number(tmp_path):
+    assert config.load(write(tmp_path, "camera:\n  source: 0\n")).camera.source == "0"
+
+
+def test_optional_path_and_choices(tmp_path):
+    cfg = config.load(write(tmp_path, "detector:\n  kind: yunet\n  model: y.onnx\n"))
+    assert cfg.detector.model == tmp_path / "y.onnx"
+    with pytest.raises(config.ConfigError, match="detector.policy must be one of largest, centre; got 'biggest'"):
+        config.load(write(tmp_path, "detector:\n  policy: biggest\n"))
