@@ -1,0 +1,161 @@
+"""A private, real MPD on loopback with a small generated music library: for the demo and the tests.
+
+Each mood gets a playlist `<mood>` of a few songs under `music/<mood>/`. The
+songs are real WAV files, a chord per mood so they are told apart by ear,
+written with the standard library, so nothing beyond `mpd` itself is needed.
+MPD plays them into a `null` output: the queue, the timing and the songs
+advance exactly as on a Pi with speakers.
+
+    with MpdSandbox(song_seconds=8) as mpd:
+        print(mpd.port)
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+MOODS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# Root note (Hz) and chord per mood: major for happy, minor for sad, and so on.
+CHORDS = {
+    "angry": (110.0, (0, 6, 12)),
+    "disgust": (123.5, (0, 1, 7)),
+    "fear": (146.8, (0, 3, 6)),
+    "happy": (261.6, (0, 4, 7)),
+    "sad": (196.0, (0, 3, 7)),
+    "surprise": (329.6, (0, 4, 8)),
+    "neutral": (220.0, (0, 7, 12)),
+}
+RATE = 8000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_song(path: Path, root: float, intervals: tuple[int, ...], seconds: float, variant: int) -> None:
+    """A mono 8 kHz WAV: the mood's chord, one step higher per variant so each song sounds different."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    fade = np.minimum(1.0, np.minimum(t * 4, (seconds - t) * 4))
+    chord = sum(np.sin(2 * np.pi * root * 2 ** ((i + variant) / 12) * t) for i in intervals) / len(intervals)
+    samples = (12000 * fade * chord).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(samples.tobytes())
+
+
+def make_library(root: Path, songs_per_mood: int = 3, song_seconds: float = 8.0) -> None:
+    """music/<mood>/<mood>-<n>.wav and playlists/<mood>.m3u under root."""
+    music, playlists = root / "music", root / "playlists"
+    playlists.mkdir(parents=True, exist_ok=True)
+    for mood in MOODS:
+        (music / mood).mkdir(parents=True, exist_ok=True)
+        base, chord = CHORDS[mood]
+        entries = []
+        for n in range(1, songs_per_mood + 1):
+            name = f"{mood}/{mood}-{n}.wav"
+            write_song(music / name, base, chord, song_seconds, variant=n - 1)
+            entries.append(name)
+        (playlists / f"{mood}.m3u").write_text("\n".join(entries) + "\n")
+
+
+class MpdSandbox:
+    """Starts `mpd --no-daemon` on a free loopback port in a temporary folder; stop() removes it all."""
+
+    def __init__(self, songs_per_mood: int = 3, song_seconds: float = 8.0, password: str = "") -> None:
+        if shutil.which("mpd") is None:
+            raise RuntimeError("mpd is not installed; apt-get install -y mpd")
+        self.root = Path(tempfile.mkdtemp(prefix="moodbox-mpd-"))
+        self.port = free_port()
+        self.password = password
+        make_library(self.root, songs_per_mood, song_seconds)
+        self.conf = self.root / "mpd.conf"
+        auth = f'password "{password}@read,add,control,admin"\n' if password else ""
+        self.conf.write_text(
+            f'music_directory "{self.root / "music"}"\n'
+            f'playlist_directory "{self.root / "playlists"}"\n'
+            f'db_file "{self.root / "database"}"\n'
+            f'log_file "{self.root / "log"}"\n'
+            f'bind_to_address "127.0.0.1"\n'
+            f'port "{self.port}"\n'
+            'auto_update "no"\n'
+            f"{auth}"
+            'audio_output {\n  type "null"\n  name "null"\n  mixer_type "software"\n}\n'
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MpdSandbox:
+        self._process = subprocess.Popen(
+            ["mpd", "--no-daemon", "--stderr", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"mpd exited with {self._process.returncode}; see {self.root / 'log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("mpd did not start listening within 15 s")
+        self._update_database()
+        return self
+
+    def client(self):
+        import mpd
+
+        c = mpd.MPDClient()
+        c.timeout = 5
+        c.connect("127.0.0.1", self.port)
+        if self.password:
+            c.password(self.password)
+        return c
+
+    def _update_database(self) -> None:
+        c = self.client()
+        try:
+            c.update()
+            deadline = time.monotonic() + 15
+            while "updating_db" in c.status() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            c.disconnect()
+
+    def kill(self) -> None:
+        """Stop MPD abruptly (SIGKILL), as a crash would."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> MpdSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
