@@ -75,3 +75,17 @@ def test_bench_pipeline_reports_every_stage(tmp_path):
     assert figures["frame_size"] == [640, 480]
     assert set(figures["stages"]) == {"decode", "detect", "crop", "classify", "decide", "total"}
     assert 20 < figures["peak_rss_mb_moodbox_watch"] < 1000
+
+
+def test_bias_calibration_fixes_a_shifted_class_and_never_makes_things_worse():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 400)
+    logits = np.eye(7)[labels] * 2.0 + rng.normal(0, 0.3, (400, 7))
+    logits[:, 6] += 2.5  # a model that over-predicts neutral
+    split = SimpleNamespace(labels=labels, ferplus_major=labels)
+    before = mixing.accuracies(logits, split)
+    bias = mixing.calibrate_bias(logits, split)
+    after = mixing.accuracies(logits + bias, split)
+    assert bias[6] < -0.3
+    assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2
+    assert mixing.calibrate_bias(np.eye(7)[labels], split).tolist() == [0.0] * 7

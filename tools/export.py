@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "device"))
 import evaluate  # noqa: E402
 import ferdata  # noqa: E402
-from mixing import best_mix  # noqa: E402
+from mixing import accuracies, best_mix, calibrate_bias  # noqa: E402
 
 MODELS = HERE.parent / "models"
 
@@ -40,15 +40,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=MODELS / "emotion.tflite")
     p.add_argument("--calibration", type=int, default=1000, help="Training faces used to calibrate int8 ranges")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", type=Path, default=None, help="default: RUN/best.weights.h5 (or swa.weights.h5)")
+    p.add_argument("--bias", action="store_true", help="also fit per-class logit offsets on PublicTest")
     return p.parse_args(argv)
 
 
-def fold_heads(train_model, infer_model, weight: float) -> None:
-    """Copy the trunk and set the single head to weight*original + (1-weight)*ferplus."""
+def fold_heads(train_model, infer_model, weight: float, offsets: np.ndarray) -> None:
+    """Copy the trunk; the single head becomes weight*original + (1-weight)*ferplus + offsets."""
     for layer in infer_model.layers:
         if layer.name == "logits":
             (k_o, b_o), (k_f, b_f) = (train_model.get_layer(n).get_weights() for n in ("original", "ferplus"))
-            layer.set_weights([weight * k_o + (1 - weight) * k_f, weight * b_o + (1 - weight) * b_f])
+            layer.set_weights([weight * k_o + (1 - weight) * k_f, weight * b_o + (1 - weight) * b_f + offsets])
         elif layer.weights:
             layer.set_weights(train_model.get_layer(layer.name).get_weights())
 
@@ -72,14 +74,20 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = ferdata.load(args.data)
     train_model = build_training_model()
-    train_model.load_weights(args.run / "best.weights.h5")
+    weights = args.weights or args.run / "best.weights.h5"
+    train_model.load_weights(weights)
     val = splits["PublicTest"]
     logits = train_model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
     mix = best_mix(logits["original"], logits["ferplus"], val)
-    print(f"head mix on PublicTest: w={mix.weight} original={mix.original:.4f} ferplus={mix.ferplus:.4f}")
+    print(f"{weights}: head mix on PublicTest w={mix.weight} original={mix.original:.4f} ferplus={mix.ferplus:.4f}")
+    offsets = np.zeros(len(ferdata.LABELS), np.float32)
+    if args.bias:
+        mixed = mix.weight * logits["original"] + (1 - mix.weight) * logits["ferplus"]
+        offsets = calibrate_bias(mixed, val)
+        print(f"per-class offsets {np.round(offsets, 2).tolist()}: {accuracies(mixed + offsets, val)} on PublicTest")
 
     infer_model = build_inference_model()
-    fold_heads(train_model, infer_model, mix.weight)
+    fold_heads(train_model, infer_model, mix.weight, offsets)
 
     training = splits["Training"]
     rng = np.random.default_rng(args.seed)
@@ -113,11 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "output": "int8 softmax over labels; dequantise and renormalise to sum to 1",
         "head_mix_weight_original": mix.weight,
+        "logit_offsets": [round(float(o), 3) for o in offsets],
+        "weights": str(weights),
         "figures": figures,
         "data": {"file": "fer2013.npz", "sha256": ferdata.sha256(args.data)},
         "training_command": train_cmd,
-        "export_command": f"python tools/export.py --run {args.run} --calibration {args.calibration} "
-        f"--seed {args.seed}",
+        "export_command": f"python tools/export.py --run {args.run} --weights {weights} "
+        f"--calibration {args.calibration} --seed {args.seed}" + (" --bias" if args.bias else ""),
     }
     args.out.with_suffix(".json").write_text(json.dumps(metadata, indent=1) + "\n")
     print(f"wrote {args.out.with_suffix('.json')}")

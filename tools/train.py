@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 state.update(best_score=mix.score, best_epoch=epoch + 1)
                 self.model.save_weights(args.out / "best.weights.h5")
             state["epoch"] = epoch + 1
+            self.model.save_weights(args.out / f"epoch_{epoch + 1:02d}.weights.h5")  # for tools/average.py
             self.model.save(last)
             state_file.write_text(json.dumps(state))
 
