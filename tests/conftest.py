@@ -45,3 +45,25 @@ def dataset() -> Path:
     if not DATASET.is_file():
         pytest.skip(f"FER2013 not present at {DATASET}")
     return DATASET
+
+
+@pytest.fixture
+def mpd_server():
+    """A real MPD on a free loopback port with a generated library and one playlist per mood."""
+    from mpd_sandbox import MpdSandbox
+
+    with MpdSandbox(songs_per_mood=3, song_seconds=4) as sandbox:
+        yield sandbox
+
+
+def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
+    """Poll `condition` until it returns something truthy; that value, or None on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    return None

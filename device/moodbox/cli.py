@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,9 +21,11 @@ import numpy as np
 
 from moodbox import config
 from moodbox.camera import CameraError, frames, open_source
+from moodbox.check import run_checks as _check
 from moodbox.emotion import EmotionClassifier, ModelError
 from moodbox.faces import Box, DetectorError, crop_square
 from moodbox.pipeline import Vision, build_tracker
+from moodbox.player import PlayerError
 
 EXIT_USAGE = 2
 
@@ -87,6 +91,20 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.service import Service
+
+    return Service(cfg, source=args.source).run()
+
+
+def _setup_logging() -> None:
+    """Plain lines under systemd (the journal stamps them), timestamps at a terminal."""
+    under_journal = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = "%(levelname)s %(message)s" if under_journal else "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.INFO, format=fmt, datefmt="%H:%M:%S")
+    logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every connect at INFO
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodbox", description="Music that follows the listener's mood.")
     parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml)")
@@ -101,15 +119,23 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("source", metavar="SOURCE", help="picamera2, a camera index, a video file or an image folder")
     watch.add_argument("--realtime", action="store_true", help="play files at their own frame rate")
     watch.set_defaults(run=_watch)
+
+    run = commands.add_parser("run", help="the appliance: camera, mood, music, buttons and LED (systemd service)")
+    run.add_argument("--source", default=None, help="override camera.source (e.g. a video file for a demo)")
+    run.set_defaults(run=_run)
+
+    check = commands.add_parser("check", help="self-test: model, camera, MPD and playlists, GPIO")
+    check.set_defaults(run=_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _setup_logging()
     try:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
-    except (config.ConfigError, ModelError, DetectorError, CameraError, UserError) as e:
+    except (config.ConfigError, ModelError, DetectorError, CameraError, PlayerError, UserError) as e:
         print(f"moodbox: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from moodbox.mood import MoodSettings
+from moodbox.player import MpdSettings
 
 DEFAULT_PATH = Path("config.yaml")
 
@@ -62,11 +63,64 @@ class DetectorConfig:
 
 
 @dataclass(frozen=True)
+class PlaylistConfig:
+    """The stored MPD playlist for each mood ("" = leave the music as it is for that mood)."""
+
+    angry: str = "angry"
+    disgust: str = "disgust"
+    fear: str = "fear"
+    happy: str = "happy"
+    sad: str = "sad"
+    surprise: str = "surprise"
+    neutral: str = "neutral"
+
+
+@dataclass(frozen=True)
+class UpliftConfig:
+    """With `policy: uplift`, the playlist played for each mood instead ("" = the mood's own)."""
+
+    angry: str = "neutral"
+    disgust: str = "neutral"
+    fear: str = "neutral"
+    happy: str = ""
+    sad: str = "happy"
+    surprise: str = ""
+    neutral: str = ""
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """Buttons and LEDs by BCM pin number; leave a pin out to go without that part."""
+
+    skip_button: int | None = field(default=None, metadata=_range(0, 27))
+    lock_button: int | None = field(default=None, metadata=_range(0, 27))
+    led: int | None = field(default=None, metadata=_range(0, 27))
+    rgb_red: int | None = field(default=None, metadata=_range(0, 27))
+    rgb_green: int | None = field(default=None, metadata=_range(0, 27))
+    rgb_blue: int | None = field(default=None, metadata=_range(0, 27))
+    hold_time: float = field(default=1.5, metadata=_range(0.3, 10))  # seconds that make a press a hold
+    bounce_time: float = field(default=0.05, metadata=_range(0.0, 1.0))
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     mood: MoodSettings = field(default_factory=MoodSettings)
+    mpd: MpdSettings = field(default_factory=MpdSettings)
+    playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
+    policy: Literal["match", "uplift"] = "match"
+    uplift: UpliftConfig = field(default_factory=UpliftConfig)
+    gpio: GpioConfig | None = None
+
+    def playlist_for(self) -> dict[str, str]:
+        """Mood -> MPD playlist under the chosen policy."""
+        own = dataclasses.asdict(self.playlists)
+        if self.policy == "match":
+            return own
+        lifted = dataclasses.asdict(self.uplift)
+        return {mood: lifted[mood] or name for mood, name in own.items()}
 
 
 def load(path: Path | str | None = None) -> Config:

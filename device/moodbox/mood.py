@@ -65,6 +65,12 @@ class MoodEngine:
         self._candidate_since = 0.0
         self._last_announced_t = -math.inf
 
+    def reset(self) -> None:
+        """Forget the smoothing and the announced mood: the face in view is read afresh and announced
+        after the dwell, without waiting for the minimum interval (the skip button's hold)."""
+        self.mood, self._smoothed, self._last_t, self._candidate = None, None, None, None
+        self._last_announced_t = -math.inf
+
     @property
     def smoothed(self) -> dict[str, float] | None:
         """The current smoothed probabilities, or None before a face (or after away)."""

@@ -75,7 +75,8 @@ class Player:
         self._client = mpd.MPDClient()
         self._client.timeout = settings.timeout
         self._connected = False
-        self._fresh_connection = False
+        self._ever_connected = False
+        self._reconnected = False
         self._retry_at = 0.0
         self._backoff = 0.0
         self._next_poll = 0.0
@@ -117,7 +118,9 @@ class Player:
             return False
         if self.last_error:
             log.info("connected to MPD at %s again", self.address)
-        self._connected, self._fresh_connection, self._backoff, self.last_error = True, True, 0.0, ""
+        # A reconnection (not the first connection) may find a restarted MPD: poll() looks at it afresh.
+        self._reconnected = self._ever_connected
+        self._connected, self._ever_connected, self._backoff, self.last_error = True, True, 0.0, ""
         return True
 
     def _drop(self) -> None:
@@ -176,8 +179,8 @@ class Player:
         status = self._status()
         if status is None:
             return
-        if self._fresh_connection:
-            self._fresh_connection = False
+        if self._reconnected:
+            self._reconnected = False
             if status.get("state") != "play" and self._applied != AWAY:
                 self._applied = None  # MPD restarted or was stopped while we were away: start our music again
             self._ours = (status.get("playlist", ""), status.get("state", ""))
