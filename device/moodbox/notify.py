@@ -27,6 +27,7 @@ class Notifier:
         self._clock = clock
         self._last_ping = -1e9
         self._last_status = ""
+        self._last_status_at = -1e9
 
     def send(self, message: str) -> None:
         if self._socket is not None:
@@ -35,12 +36,14 @@ class Notifier:
 
     def ready(self, status: str) -> None:
         self.send(f"READY=1\nSTATUS={status}")
-        self._last_status = status
+        self._last_status, self._last_status_at = status, self._clock()
 
-    def status(self, status: str) -> None:
-        if status != self._last_status:
+    def status(self, status: str, urgent: bool = False) -> None:
+        """Publish a STATUS line if it changed; at most once a second unless `urgent` (a new mood)."""
+        now = self._clock()
+        if status != self._last_status and (urgent or now - self._last_status_at >= 1.0):
             self.send(f"STATUS={status}")
-            self._last_status = status
+            self._last_status, self._last_status_at = status, now
 
     def watchdog(self) -> None:
         """Call from the frame loop: pings only as often as the watchdog needs."""

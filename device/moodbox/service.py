@@ -53,11 +53,14 @@ class Service:
         self.privacy = False
         self.ready = False
         self._fps = 0.0
+        self._mood_changed = False
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     def run(self) -> int:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {}
+        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.notifier.status("starting the camera")
             self.source = self._open_camera()
@@ -117,6 +120,7 @@ class Service:
             step = self.vision.step(frame)
             frames += 1
             self._fps = frames / max(time.monotonic() - started, 1e-6)
+            self._mood_changed = step.decision is not None
             if step.decision is not None:
                 d = step.decision
                 if self.locked:
@@ -136,7 +140,7 @@ class Service:
         elif not self.ready:
             self.notifier.status(f"waiting for MPD at {self.player.address}: {self.player.last_error}")
         else:
-            self.notifier.status(self._status())
+            self.notifier.status(self._status(), urgent=self._mood_changed)
         self._show(self._led_state())
         self.notifier.watchdog()
 

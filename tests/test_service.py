@@ -1,0 +1,184 @@
+"""`moodbox run` end to end: a clip of real faces, the real model, and a real MPD."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import pytest
+from make_clip import make_clip
+
+from conftest import FACES, ROOT, wait_for
+
+NEUTRAL = FACES / "neutral" / "fer2013_row34903.png"
+HAPPY = FACES / "happy" / "fer2013_row35200.png"
+SAD = FACES / "sad" / "fer2013_row34233.png"
+
+
+def grey(path):
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def write_config(tmp_path, server, source, extra=""):
+    cfg = tmp_path / "moodbox.yaml"
+    cfg.write_text(
+        f"camera:\n  source: {source}\n"
+        f"mpd:\n  host: 127.0.0.1\n  port: {server.port}\n  transition: now\n"
+        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n{extra}"
+    )
+    return cfg
+
+
+def start(cfg, env=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "moodbox", "--config", str(cfg), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def moodbox(cfg, *args):
+    command = [sys.executable, "-m", "moodbox", "--config", str(cfg), *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+class Listener(threading.Thread):
+    """Records which mood folder MPD plays from, as the music changes."""
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server, self.moods, self.done = server, [], threading.Event()
+
+    def run(self):
+        client = None
+        while not self.done.is_set():
+            try:
+                client = client or self.server.client()
+                song = client.currentsong().get("file", "") if client.status()["state"] == "play" else ""
+            except Exception:  # MPD down (restart test): keep listening
+                client = None
+                song = ""
+            mood = song.split("/")[0]
+            if mood and (not self.moods or self.moods[-1] != mood):
+                self.moods.append(mood)
+            time.sleep(0.1)
+
+
+def test_a_clip_going_neutral_happy_sad_plays_those_playlists_in_order(tmp_path, mpd_server):
+    clip = make_clip(tmp_path / "c.avi", [(grey(NEUTRAL), 10), (grey(HAPPY), 10), (grey(SAD), 10)])
+    listener = Listener(mpd_server)
+    listener.start()
+    proc = start(write_config(tmp_path, mpd_server, clip))
+    out, _ = proc.communicate(timeout=120)
+    listener.done.set()
+    listener.join()
+    assert proc.returncode == 0, out
+    assert listener.moods == ["neutral", "happy", "sad"], out
+    assert "Traceback" not in out
+
+
+def test_mpd_killed_and_restarted_mid_run(tmp_path, mpd_server):
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 25)])
+    proc = start(write_config(tmp_path, mpd_server, clip))
+    try:
+        c = mpd_server.client()
+        assert wait_for(lambda: c.currentsong().get("file", "").startswith("happy/"), timeout=20), "never played"
+        c.disconnect()
+        mpd_server.kill()
+        time.sleep(2)
+        assert proc.poll() is None, "moodbox died with MPD"
+        mpd_server.start()
+        back = time.monotonic()
+
+        def happy_again():
+            c = mpd_server.client()
+            try:
+                return c.status()["state"] == "play" and c.currentsong().get("file", "").startswith("happy/")
+            finally:
+                c.disconnect()
+
+        assert wait_for(happy_again, timeout=5), "moodbox did not resume control within 5 s"
+        assert time.monotonic() - back < 5
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "unreachable" in out and "Traceback" not in out
+
+
+def test_sigterm_stops_cleanly_and_systemd_hears_ready_watchdog_and_status(tmp_path, mpd_server):
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 30)])
+    sock_path = tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(sock_path))
+    notify.settimeout(20)
+    env = {"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"}
+    proc = start(write_config(tmp_path, mpd_server, clip), env=env)
+    messages = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(m.startswith("STATUS=mood happy") for m in messages):
+            messages.append(notify.recv(4096).decode())
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        while True:
+            try:
+                notify.settimeout(0.5)
+                messages.append(notify.recv(4096).decode())
+            except OSError:
+                break
+        notify.close()
+    assert proc.returncode == 0, out
+    assert "stopping (SIGTERM)" in out
+    ready = next(m for m in messages if "READY=1" in m)
+    assert "STATUS=mood" in ready
+    assert any(m.startswith("STATUS=mood happy") and "playlist happy" in m for m in messages), messages
+    assert "WATCHDOG=1" in messages
+    assert messages[-1] == "STOPPING=1"
+    assert len(messages) < 40  # status lines are rate-limited, not one per frame
+
+
+def test_unreachable_mpd_at_start_is_retried_and_logged(tmp_path, mpd_server):
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 4)])
+    port = mpd_server.port
+    mpd_server.kill()
+    cfg = write_config(tmp_path, mpd_server, clip)
+    out, _ = start(cfg).communicate(timeout=60)
+    assert f"MPD at 127.0.0.1:{port} unreachable" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("mpd:\n  transition: later\n", "mpd.transition must be one of after_song, now"),
+        ("policy: cheer\n", "policy must be one of match, uplift"),
+        ("gpio:\n  led: 40\n", "gpio.led must be between 0 and 27"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path, extra, message):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(extra)
+    result = moodbox(cfg, "run")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+
+
+def test_check_reports_each_part(tmp_path, mpd_server):
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 1)])
+    cfg = write_config(tmp_path, mpd_server, clip, extra="playlists:\n  sad: blues\n")
+    result = moodbox(cfg, "check")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1
+    assert lines[0].startswith("OK   model:") and lines[1].startswith("OK   camera:")
+    assert lines[2].startswith("FAIL mpd: sad: playlist 'blues' does not exist in MPD")
+    assert lines[3].startswith("OK   gpio: no gpio section")
+    good = write_config(tmp_path, mpd_server, clip)
+    assert moodbox(good, "check").returncode == 0
