@@ -1,0 +1,52 @@
+"""The systemd unit: `systemd-analyze verify` clean and an exposure of at most 2.0."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+UNIT = ROOT / "systemd" / "moodbox.service"
+pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+
+
+def unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_verify_is_clean(tmp_path):
+    """verify also checks that ExecStart exists, so the copy points at this checkout's moodbox."""
+    moodbox = Path(sys.executable).parent / "moodbox"
+    unit = tmp_path / "moodbox.service"
+    unit.write_text(UNIT.read_text().replace("/opt/moodbox/venv/bin/moodbox", str(moodbox)))
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_exposure_is_at_most_2():
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(UNIT)], capture_output=True, text=True
+    )
+    match = re.search(r"Overall exposure level for moodbox.service: ([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0
+
+
+def test_the_unit_promises_what_the_service_does():
+    s = unit_settings()
+    assert s["Type"] == ["notify"] and s["Restart"] == ["on-failure"]
+    assert int(s["WatchdogSec"][0]) >= 10 and s["StartLimitBurst"] and s["StartLimitIntervalSec"]
+    assert s["User"] == ["moodbox"] and set(s["SupplementaryGroups"][0].split()) == {"video", "gpio"}
+    assert s["DevicePolicy"] == ["closed"]
+    allowed = {d.split()[0] for d in s["DeviceAllow"]}
+    assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
+    assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
