@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Install moodbox on Raspberry Pi OS (Bookworm or later) as a systemd service.
+#
+#   sudo tools/install.sh            # install or upgrade; safe to run again
+#   tools/install.sh --dry-run       # print every action, change nothing
+#
+# What it does: apt packages (mpd, picamera2, lgpio, venv), a system user
+# `moodbox` in the video and gpio groups, the code and model under PREFIX, a
+# venv with --system-site-packages (picamera2 comes from apt), the config at
+# /etc/moodbox/config.yaml (an edited one is never overwritten: the new default
+# goes beside it as config.yaml.new), the systemd unit, enabled and started.
+set -euo pipefail
+
+PREFIX=/opt/moodbox
+ETC=/etc/moodbox
+UNIT_DIR=/etc/systemd/system
+SERVICE_USER=moodbox
+DRY_RUN=0
+APT_PACKAGES=(mpd python3-venv python3-pip python3-picamera2 python3-lgpio)
+
+usage() {
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    echo "options: --dry-run  --prefix DIR (default $PREFIX)  --etc DIR (default $ETC)  --unit-dir DIR"
+}
+
+while (($#)); do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --prefix) PREFIX=$2; shift ;;
+        --etc) ETC=$2; shift ;;
+        --unit-dir) UNIT_DIR=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: unknown option $1; see --help" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+
+# Every change goes through run: printed always, executed unless --dry-run.
+run() {
+    echo "+ $*"
+    if ((!DRY_RUN)); then "$@"; fi
+}
+
+note() { echo "== $*"; }
+
+if ((!DRY_RUN)) && ((EUID != 0)); then
+    echo "install.sh: run as root (sudo tools/install.sh), or with --dry-run to see what it would do" >&2
+    exit 1
+fi
+
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}")
+case "$codename" in
+    bookworm|trixie|forky) note "Raspberry Pi OS / Debian $codename" ;;
+    *) note "warning: $codename is not Bookworm or later; continuing, but picamera2 may be missing" ;;
+esac
+
+note "apt packages"
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+else
+    echo "  all present: ${APT_PACKAGES[*]}"
+fi
+
+note "service user $SERVICE_USER (groups video, gpio)"
+for group in video gpio; do
+    getent group "$group" >/dev/null || run groupadd --system "$group"
+done
+if id "$SERVICE_USER" >/dev/null 2>&1; then
+    run usermod --append --groups video,gpio "$SERVICE_USER"
+else
+    run useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        --user-group --groups video,gpio "$SERVICE_USER"
+fi
+
+note "code and model in $PREFIX"
+run install -d -m 755 "$PREFIX" "$PREFIX/models"
+run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" "$PREFIX/models/"
+run rm -rf "$PREFIX/src"
+run install -d -m 755 "$PREFIX/src"
+run cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/device" "$PREFIX/src/"
+if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
+    run python3 -m venv --system-site-packages "$PREFIX/venv"
+fi
+# picamera2's compiled helpers (simplejpeg, ...) are built against Debian's numpy: keep that version
+# in the venv too, so pip picks an OpenCV that works with it instead of pulling numpy 2 over it.
+system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$PREFIX/src" ${system_numpy:+"numpy==$system_numpy"}
+
+note "config $ETC/config.yaml"
+run install -d -m 755 "$ETC"
+default_config=$(sed "s|^  path: models/emotion.tflite|  path: $PREFIX/models/emotion.tflite|" "$SRC/config.yaml")
+if [[ -e "$ETC/config.yaml" ]]; then
+    if [[ "$(cat "$ETC/config.yaml")" == "$default_config" ]]; then
+        echo "  unchanged default, kept"
+    else
+        echo "  edited config kept; the new default is written beside it as config.yaml.new"
+        if ((DRY_RUN)); then echo "+ write $ETC/config.yaml.new"; else printf '%s\n' "$default_config" > "$ETC/config.yaml.new"; fi
+    fi
+else
+    if ((DRY_RUN)); then echo "+ write $ETC/config.yaml"; else printf '%s\n' "$default_config" > "$ETC/config.yaml"; fi
+fi
+run chmod 644 "$ETC/config.yaml"
+
+note "systemd unit"
+unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/moodbox.service")
+if ((DRY_RUN)); then echo "+ write $UNIT_DIR/moodbox.service"; else printf '%s\n' "$unit" > "$UNIT_DIR/moodbox.service"; fi
+run systemctl daemon-reload
+run systemctl enable mpd.service moodbox.service
+run systemctl restart moodbox.service
+
+note "done"
+cat <<EOF
+moodbox follows the playlists named in $ETC/config.yaml (playlists.<mood>); create them in MPD,
+e.g. with mpc: mpc clear; mpc add happy/; mpc save happy.  Then check everything with:
+  sudo -u $SERVICE_USER $PREFIX/venv/bin/moodbox --config $ETC/config.yaml check
+and follow it with: journalctl -u moodbox -f
+EOF
