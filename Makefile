@@ -2,8 +2,15 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup setup-train demo test train export evaluate bench
+.PHONY: setup setup-train system-deps demo test train export evaluate bench
+
+# MPD runs the demo and the tests' private music servers; systemd-analyze checks the unit.
+system-deps:
+	@command -v mpd >/dev/null && command -v systemd-analyze >/dev/null || { \
+		echo "installing mpd and systemd with apt"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mpd systemd; }
 
 $(BIN)/moodbox: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,10 +18,13 @@ $(BIN)/moodbox: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/moodbox
+setup: system-deps $(BIN)/moodbox
 
 setup-train: setup
 	$(BIN)/pip install --quiet -e '.[dev,train]'
+
+demo: setup
+	$(BIN)/python tools/demo.py
 
 test: setup
 	$(BIN)/ruff check device tools tests
@@ -34,6 +44,3 @@ evaluate: setup
 bench: setup
 	$(BIN)/python tools/bench.py face
 	$(BIN)/python tools/bench.py pipeline
-
-demo: setup
-	$(BIN)/moodbox classify --whole tests/fixtures/faces/*/*.png
