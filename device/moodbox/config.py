@@ -196,7 +196,7 @@ def _value(kind: Any, raw: Any, f: dataclasses.Field, key: str, base: Path) -> A
     if kind is str:
         if isinstance(raw, int) and not isinstance(raw, bool):
             return str(raw)  # YAML reads `source: 0` as a number
-        if not isinstance(raw, str) or not raw:
+        if not isinstance(raw, str):
             raise ConfigError(f"{key} must be text; got {raw!r}")
         return raw
     raise TypeError(f"config schema: unsupported type {kind!r} for {key}")
