@@ -67,3 +67,13 @@ def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
             return value
         time.sleep(every)
     return None
+
+
+def one_line_error(result, *fragments: str) -> None:
+    """A CLI failure as promised: exit 2, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr

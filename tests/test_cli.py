@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from conftest import ROOT, labelled_faces
+from conftest import ROOT, labelled_faces, one_line_error
 
 
 def moodbox(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
@@ -44,15 +44,6 @@ def test_classify_finds_the_face_in_a_room(tmp_path):
     assert abs(x + w / 2 - 320) < 30 and abs(y + h / 2 - 220) < 30 and 120 < w < 220
     assert face_out["emotion"] == "happy"
     assert nobody["faces"] == []
-
-
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
 
 
 def test_missing_image(tmp_path):

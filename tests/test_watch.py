@@ -8,7 +8,7 @@ import cv2
 import pytest
 from make_clip import make_clip
 
-from conftest import FACES, ROOT
+from conftest import FACES, ROOT, one_line_error
 
 HAPPY = FACES / "happy" / "fer2013_row35200.png"
 SAD = FACES / "sad" / "fer2013_row34233.png"
@@ -66,14 +66,6 @@ def test_realtime_plays_at_the_clip_rate(tmp_path):
     clip = make_clip(tmp_path / "short.avi", [(grey(HAPPY), 2)])
     _, summary = decisions(watch(clip, "--realtime"))
     assert summary["seconds"] >= 1.8
-
-
-def one_line_error(result, *fragments):
-    assert result.returncode == 2, result
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
 
 
 def test_missing_video(tmp_path):
