@@ -9,6 +9,7 @@ PrivateTest is never looked at here.
 
     python tools/train.py --out runs/main            # ~2 h on 2 CPU cores
     python tools/train.py --out runs/main --resume   # after an interruption
+    python tools/train.py --out runs/cycle2 --init runs/main/epoch_36.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.keras")
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke tests)")
+    p.add_argument("--init", type=Path, default=None, help="start from these weights (a second, shorter cycle)")
     return p.parse_args(argv)
 
 
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming from epoch {state['epoch']} (best so far: epoch {state['best_epoch']})")
     else:
         model = build_training_model()
+        if args.init is not None:
+            model.load_weights(args.init)
+            print(f"starting from {args.init}")
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0,
             warmup_target=args.lr,
