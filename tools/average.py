@@ -35,15 +35,6 @@ def epoch_checkpoints(run: Path) -> list[Path]:
     return found
 
 
-def load_weights(model, path: Path) -> list[np.ndarray]:
-    if path.suffix == ".keras":
-        import keras
-
-        return keras.models.load_model(path, compile=False).get_weights()
-    model.load_weights(path)
-    return model.get_weights()
-
-
 def reestimate_batch_norm(model, images: np.ndarray, batches: int, batch_size: int, seed: int) -> None:
     """Exact running mean of batch statistics over `batches` augmented batches."""
     import keras
@@ -73,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="default: RUN/swa.weights.h5")
     args = p.parse_args(argv)
 
-    from emotion_net import build_training_model
+    from emotion_net import build_training_model, load_weights_into
 
     splits = ferdata.load(args.data)
     val, train = splits["PublicTest"], splits["Training"]
@@ -81,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = epoch_checkpoints(args.run)
     model = build_training_model()
     needed = max(args.last)
-    weights = [load_weights(model, path) for path in checkpoints[-needed:]]
+    weights = []
+    for path in checkpoints[-needed:]:
+        load_weights_into(model, path)
+        weights.append(model.get_weights())
 
     results, best = [], None
     for k in sorted(set(args.last)):

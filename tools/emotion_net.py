@@ -52,3 +52,11 @@ def build_inference_model() -> keras.Model:
     logits = layers.Dense(NUM_CLASSES, name="logits")(features)
     probs = layers.Softmax(name="probabilities")(logits)
     return keras.Model(inputs, probs, name="emotion")
+
+
+def load_weights_into(model: keras.Model, path) -> None:
+    """Weights from a .weights.h5 file or from a whole saved model (.keras, e.g. a resumable checkpoint)."""
+    if str(path).endswith(".keras"):
+        model.set_weights(keras.models.load_model(path, compile=False).get_weights())
+    else:
+        model.load_weights(path)

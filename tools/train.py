@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from emotion_net import build_training_model
+    from emotion_net import build_training_model, load_weights_into
 
     args.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model = build_training_model()
         if args.init is not None:
-            model.load_weights(args.init)
+            load_weights_into(model, args.init)
             print(f"starting from {args.init}")
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0,
