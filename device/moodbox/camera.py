@@ -244,6 +244,23 @@ def open_source(spec: str, fps: float = 10.0, give_up_after: float = 30.0) -> Fr
     return VideoFileSource(path)
 
 
+class Pacer:
+    """Holds frames of a file back to their own timestamps, so a clip plays in real time."""
+
+    def __init__(self, wait: Callable[[float], object] = time.sleep) -> None:
+        self._wait = wait
+        self._first_t: float | None = None
+        self._started = 0.0
+
+    def __call__(self, frame: Frame) -> None:
+        if self._first_t is None:
+            self._first_t, self._started = frame.t, time.monotonic()
+            return
+        delay = (frame.t - self._first_t) - (time.monotonic() - self._started)
+        if delay > 0:
+            self._wait(delay)
+
+
 def frames(source: FrameSource) -> Iterator[Frame]:
     """Iterate a file source to its end (a live source runs until it raises)."""
     while (frame := source.read()) is not None:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from moodbox import config
-from moodbox.camera import CameraError, frames, open_source
+from moodbox.camera import CameraError, Pacer, frames, open_source
 from moodbox.check import run_checks as _check
 from moodbox.emotion import EmotionClassifier, ModelError
 from moodbox.faces import Box, DetectorError, crop_square
@@ -69,14 +69,13 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     vision = Vision.from_config(cfg)
     source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
     count, first_t, started = 0, None, time.perf_counter()
+    pace = Pacer()
     try:
         for frame in frames(source):
             if first_t is None:
                 first_t = frame.t
             if args.realtime:
-                delay = (frame.t - first_t) - (time.perf_counter() - started)
-                if delay > 0:
-                    time.sleep(delay)
+                pace(frame)
             step = vision.step(frame)
             count += 1
             if step.decision:

@@ -24,7 +24,7 @@ import threading
 import time
 from types import FrameType
 
-from moodbox.camera import FrameSource, open_source
+from moodbox.camera import FrameSource, Pacer, open_source
 from moodbox.config import Config
 from moodbox.controls import Controls, Event, LedState
 from moodbox.mood import AWAY
@@ -96,7 +96,7 @@ class Service:
 
     def _loop(self) -> None:
         started = time.monotonic()
-        first_t: float | None = None
+        pace = Pacer(wait=self.stop_event.wait)
         frames = 0
         while not self.stop_event.is_set():
             self._handle_events()
@@ -112,10 +112,8 @@ class Service:
                     return
                 continue
             if not self.source.live:  # a file plays at its own frame rate
-                if first_t is None:
-                    first_t, started = frame.t, time.monotonic()
-                delay = (frame.t - first_t) - (time.monotonic() - started)
-                if delay > 0 and self.stop_event.wait(delay):
+                pace(frame)
+                if self.stop_event.is_set():
                     return
             step = self.vision.step(frame)
             frames += 1
