@@ -28,8 +28,10 @@ from mixing import best_mix  # noqa: E402
 
 
 def epoch_checkpoints(run: Path) -> list[Path]:
-    """Per-epoch checkpoints in epoch order (epoch_NN.weights.h5, or epoch_NN.keras)."""
-    found = sorted(run.glob("epoch_*.weights.h5")) or sorted(run.glob("epoch_*.keras"))
+    """Per-epoch checkpoints in epoch order; epoch_NN.weights.h5 wins over epoch_NN.keras."""
+    by_epoch = {path.name.split(".")[0]: path for path in sorted(run.glob("epoch_*.keras"))}
+    by_epoch.update({path.name.split(".")[0]: path for path in sorted(run.glob("epoch_*.weights.h5"))})
+    found = [by_epoch[name] for name in sorted(by_epoch)]
     if not found:
         raise SystemExit(f"error: no epoch_NN checkpoints in {run}; train with tools/train.py first")
     return found
@@ -84,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         reestimate_batch_norm(model, faces, args.bn_batches, 256, args.seed)
         out = model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
         mix = best_mix(out["original"], out["ferplus"], val)
-        row = {"last": k, "epochs": [c.stem for c in checkpoints[-k:]], "score": round(mix.score, 4), **mix.summary()}
+        row = {
+            "last": k,
+            "epochs": [c.name.split(".")[0] for c in checkpoints[-k:]],
+            "score": round(mix.score, 4),
+            **mix.summary(),
+        }
         print(json.dumps(row), flush=True)
         results.append(row)
         if best is None or mix.score > best[0]:
