@@ -77,6 +77,14 @@ def test_bench_pipeline_reports_every_stage(tmp_path):
     assert 20 < figures["peak_rss_mb_moodbox_watch"] < 1000
 
 
+def test_blend_is_a_distribution_between_the_two_heads():
+    rng = np.random.default_rng(0)
+    original, ferplus = rng.normal(0, 2, (5, 7)), rng.normal(0, 2, (5, 7))
+    for w in (0.0, 0.3, 1.0):
+        np.testing.assert_allclose(mixing.blend(original, ferplus, w).sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(mixing.blend(original, ferplus, 1.0), mixing.softmax(original))
+
+
 def test_bias_calibration_fixes_a_shifted_class_and_never_makes_things_worse():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, 400)
@@ -84,8 +92,9 @@ def test_bias_calibration_fixes_a_shifted_class_and_never_makes_things_worse():
     logits[:, 6] += 2.5  # a model that over-predicts neutral
     split = SimpleNamespace(labels=labels, ferplus_major=labels)
     before = mixing.accuracies(logits, split)
-    bias = mixing.calibrate_bias(logits, split)
+    bias = mixing.calibrate_bias(logits, logits, 0.5, split)
     after = mixing.accuracies(logits + bias, split)
     assert bias[6] < -0.3
     assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2
-    assert mixing.calibrate_bias(np.eye(7)[labels], split).tolist() == [0.0] * 7
+    onehot = np.eye(7)[labels]
+    assert mixing.calibrate_bias(onehot, onehot, 0.5, split).tolist() == [0.0] * 7

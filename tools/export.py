@@ -1,8 +1,8 @@
 """Export the best checkpoint of a run as the full-int8 models/emotion.tflite.
 
 1. Rebuild the two-headed network in float32 and load the run's best weights.
-2. Choose the head-mixing weight on PublicTest (tools/mixing.py) and fold both
-   heads into the single dense layer of the shipped architecture.
+2. Choose the weight that blends the two heads' probabilities on PublicTest
+   (tools/mixing.py) and set it in the shipped architecture's blend layer.
 3. Convert to TFLite with int8 weights and activations and int8 input/output,
    calibrated on faces from Training only.
 4. Measure the float and int8 models through EmotionClassifier on the npz
@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "device"))
 import evaluate  # noqa: E402
 import ferdata  # noqa: E402
-from mixing import accuracies, best_mix, calibrate_bias  # noqa: E402
+from mixing import accuracies, best_mix, blend, calibrate_bias  # noqa: E402
 
 MODELS = HERE.parent / "models"
 
@@ -46,11 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def fold_heads(train_model, infer_model, weight: float, offsets: np.ndarray) -> None:
-    """Copy the trunk; the single head becomes weight*original + (1-weight)*ferplus + offsets."""
+    """Copy trunk and heads (offsets added to both heads' biases); the blend kernel is [w*I; (1-w)*I]."""
+    eye = np.eye(len(offsets), dtype=np.float32)
     for layer in infer_model.layers:
-        if layer.name == "logits":
-            (k_o, b_o), (k_f, b_f) = (train_model.get_layer(n).get_weights() for n in ("original", "ferplus"))
-            layer.set_weights([weight * k_o + (1 - weight) * k_f, weight * b_o + (1 - weight) * b_f + offsets])
+        if layer.name == "blend":
+            layer.set_weights([np.vstack([weight * eye, (1 - weight) * eye])])
+        elif layer.name in ("original", "ferplus"):
+            kernel, bias = train_model.get_layer(layer.name).get_weights()
+            layer.set_weights([kernel, bias + offsets])
         elif layer.weights:
             layer.set_weights(train_model.get_layer(layer.name).get_weights())
 
@@ -82,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{weights}: head mix on PublicTest w={mix.weight} original={mix.original:.4f} ferplus={mix.ferplus:.4f}")
     offsets = np.zeros(len(ferdata.LABELS), np.float32)
     if args.bias:
-        mixed = mix.weight * logits["original"] + (1 - mix.weight) * logits["ferplus"]
-        offsets = calibrate_bias(mixed, val)
-        print(f"per-class offsets {np.round(offsets, 2).tolist()}: {accuracies(mixed + offsets, val)} on PublicTest")
+        offsets = calibrate_bias(logits["original"], logits["ferplus"], mix.weight, val)
+        blended = blend(logits["original"], logits["ferplus"], mix.weight, offsets)
+        print(f"per-class offsets {np.round(offsets, 2).tolist()}: {accuracies(blended, val)} on PublicTest")
 
     infer_model = build_inference_model()
     fold_heads(train_model, infer_model, mix.weight, offsets)
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "preprocessing": "grey (BGR->GRAY), resized to 48x48 (INTER_AREA when shrinking, INTER_LINEAR when "
             "enlarging), raw 0..255 pixels quantised by the input tensor's scale/zero point (q = pixel - 128)",
         },
-        "output": "int8 softmax over labels; dequantise and renormalise to sum to 1",
+        "output": "int8 probabilities over labels (a blend of two softmax heads); dequantise and renormalise",
         "head_mix_weight_original": mix.weight,
         "logit_offsets": [round(float(o), 3) for o in offsets],
         "weights": str(weights),
