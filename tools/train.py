@@ -7,9 +7,12 @@ scores both heads on PublicTest, keeps the best epoch, and checkpoints the full
 training state so `--resume` continues where a stopped run left off.
 PrivateTest is never looked at here.
 
-    python tools/train.py --out runs/main            # ~2 h on 2 CPU cores
+    python tools/train.py --out runs/main            # ~65 min on 2 CPU cores
     python tools/train.py --out runs/main --resume   # after an interruption
-    python tools/train.py --out runs/cycle2 --init runs/main/epoch_36.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5
+    # a second, shorter cycle from averaged weights (tools/average.py):
+    python tools/train.py --out runs/cycle2 --init runs/main/swa9.weights.h5 --epochs 12 --lr 6e-4 --warmup 0.5 --seed 2
+    # a faster net (one conv in the first two stages), started from and distilled from the big one:
+    python tools/train.py --out runs/slim --convs 1,1,2,2 --init W --teacher W --epochs 16 --lr 1e-3 --warmup 1
 """
 
 from __future__ import annotations
