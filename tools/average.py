@@ -66,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="default: RUN/swa.weights.h5")
     args = p.parse_args(argv)
 
-    from emotion_net import build_training_model, convs_of, load_weights_into
+    from emotion_net import build_training_model, load_weights_into
 
     splits = ferdata.load(args.data)
     val, train = splits["PublicTest"], splits["Training"]
     faces = train.images[~train.not_a_face]
     checkpoints = epoch_checkpoints(args.run)
-    model = build_training_model(convs_of(checkpoints[-1]))
+    model = build_training_model()
     needed = max(args.last)
     weights = []
     for path in checkpoints[-needed:]:

@@ -11,17 +11,12 @@ which costs next to nothing beyond a single head.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import keras
 from keras import layers
 
 INPUT_SIZE = 48
 WIDTHS = (32, 64, 128, 256)
-CONVS = (2, 2, 2, 2)  # 3x3 convolutions per stage
 NUM_CLASSES = 7
-Convs = tuple[int, ...]
 
 
 def _conv_bn_relu(x, channels: int, name: str):
@@ -30,34 +25,34 @@ def _conv_bn_relu(x, channels: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def trunk(inputs, convs: Convs = CONVS, dropout: float = 0.4):
+def trunk(inputs, dropout: float = 0.4):
     """Raw 0..255 grey pixels in, pooled features out."""
     x = layers.Rescaling(1.0 / 255.0, name="scale")(inputs)
-    for stage, (channels, count) in enumerate(zip(WIDTHS, convs, strict=True), start=1):
-        for k in range(count):
-            x = _conv_bn_relu(x, channels, f"s{stage}{'ab'[k]}")
+    for stage, channels in enumerate(WIDTHS, start=1):
+        x = _conv_bn_relu(x, channels, f"s{stage}a")
+        x = _conv_bn_relu(x, channels, f"s{stage}b")
         x = layers.MaxPooling2D(name=f"s{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return layers.Dropout(dropout, name="dropout")(x)
 
 
-def build_training_model(convs: Convs = CONVS) -> keras.Model:
+def build_training_model() -> keras.Model:
     """Two-headed model: logits for original labels and for FER+ votes."""
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    features = trunk(inputs, convs)
+    features = trunk(inputs)
     original = layers.Dense(NUM_CLASSES, dtype="float32", name="original")(features)
     ferplus = layers.Dense(NUM_CLASSES, dtype="float32", name="ferplus")(features)
     return keras.Model(inputs, {"original": original, "ferplus": ferplus}, name="emotion_train")
 
 
-def build_inference_model(convs: Convs = CONVS) -> keras.Model:
+def build_inference_model() -> keras.Model:
     """What ships as emotion.tflite: both heads' probabilities blended into one distribution.
 
     The blend is a bias-free dense layer whose kernel export sets to
     [w*I; (1-w)*I] (tools/mixing.py); it costs 98 multiply-adds.
     """
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    features = trunk(inputs, convs)
+    features = trunk(inputs)
     heads = [
         layers.Softmax(name=f"{name}_probabilities")(layers.Dense(NUM_CLASSES, name=name)(features))
         for name in ("original", "ferplus")
@@ -73,32 +68,3 @@ def load_weights_into(model: keras.Model, path) -> None:
         model.set_weights(keras.models.load_model(path, compile=False).get_weights())
     else:
         model.load_weights(path)
-
-
-def copy_matching_layers(source: keras.Model, target: keras.Model) -> list[str]:
-    """Start a slimmer network from a trained one: every layer with the same name and shapes is copied."""
-    copied = []
-    for layer in target.layers:
-        try:
-            weights = source.get_layer(layer.name).get_weights()
-        except ValueError:
-            continue
-        if weights and [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
-            layer.set_weights(weights)
-            copied.append(layer.name)
-    return copied
-
-
-def convs_of(weights) -> Convs:
-    """The architecture a checkpoint was trained with, from its run folder's args.json."""
-    args = Path(weights).parent / "args.json"
-    convs = json.loads(args.read_text()).get("convs") if args.exists() else None
-    return parse_convs(convs) if convs else CONVS
-
-
-def parse_convs(text: str) -> Convs:
-    """'1,1,2,2' -> (1, 1, 2, 2): convolutions per stage, as the command line and args.json spell it."""
-    convs = tuple(int(n) for n in text.strip("()[] ").replace(" ", "").split(",") if n)
-    if len(convs) != len(WIDTHS) or not all(1 <= n <= 2 for n in convs):
-        raise ValueError(f"convs must be {len(WIDTHS)} numbers of 1 or 2, got {text!r}")
-    return convs

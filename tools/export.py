@@ -73,12 +73,11 @@ def convert(model, calibration: np.ndarray, int8: bool) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from emotion_net import build_inference_model, build_training_model, convs_of
+    from emotion_net import build_inference_model, build_training_model
 
     splits = ferdata.load(args.data)
+    train_model = build_training_model()
     weights = args.weights or args.run / "best.weights.h5"
-    convs = convs_of(weights)
-    train_model = build_training_model(convs)
     train_model.load_weights(weights)
     val = splits["PublicTest"]
     logits = train_model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         blended = blend(logits["original"], logits["ferplus"], mix.weight, offsets)
         print(f"per-class offsets {np.round(offsets, 2).tolist()}: {accuracies(blended, val)} on PublicTest")
 
-    infer_model = build_inference_model(convs)
+    infer_model = build_inference_model()
     fold_heads(train_model, infer_model, mix.weight, offsets)
 
     training = splits["Training"]
@@ -112,11 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1))
 
     run_args = json.loads((args.run / "args.json").read_text())
-    train_cmd = "python tools/train.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
-        for k, v in run_args.items()
-        if k not in ("data", "resume", "limit") and v != "None"
-    )
+    options = {k: v for k, v in run_args.items() if k not in ("data", "resume", "limit") and v != "None"}
+    train_cmd = "python tools/train.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
     metadata = {
         "labels": list(ferdata.LABELS),
         "input": {

@@ -11,8 +11,6 @@ PrivateTest is never looked at here.
     python tools/train.py --out runs/main --resume   # after an interruption
     # a second, shorter cycle from averaged weights (tools/average.py):
     python tools/train.py --out runs/cycle2 --init runs/main/swa9.weights.h5 --epochs 12 --lr 6e-4 --warmup 0.5 --seed 2
-    # a faster net (one conv in the first two stages), started from and distilled from the big one:
-    python tools/train.py --out runs/slim --convs 1,1,2,2 --init W --teacher W --epochs 16 --lr 1e-3 --warmup 1
 """
 
 from __future__ import annotations
@@ -53,9 +51,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.keras")
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke tests)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (a second, shorter cycle)")
-    p.add_argument("--convs", default="2,2,2,2", help="3x3 convolutions per stage; 1,1,2,2 is ~1.5x faster")
-    p.add_argument("--teacher", type=Path, default=None, help="distil from these weights (flip-averaged)")
-    p.add_argument("--distill", type=float, default=0.5, help="share of the teacher in both heads' targets")
     return p.parse_args(argv)
 
 
@@ -77,31 +72,9 @@ def training_arrays(split: ferdata.Split, args: argparse.Namespace):
     soft = np.divide(votes, totals, out=np.zeros_like(votes), where=totals > 0)
     n = len(ferdata.LABELS)
     onehot = np.eye(n, dtype=np.float32)[labels] * (1 - args.smoothing) + args.smoothing / n
-    if args.teacher is not None:
-        teacher_original, teacher_ferplus = teacher_probabilities(args.teacher, images)
-        onehot = (1 - args.distill) * onehot + args.distill * teacher_original
-        soft = (1 - args.distill) * soft + args.distill * teacher_ferplus
     w_original = class_weights(labels, args.balance)
     w_ferplus = (totals[:, 0] > 0).astype(np.float32)
-    return images, onehot.astype(np.float32), soft.astype(np.float32), w_original, w_ferplus
-
-
-def teacher_probabilities(weights: Path, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both heads' probabilities from a trained model, averaged over the face and its mirror image.
-
-    Soft targets from a stronger (or flip-averaged) model carry which wrong
-    labels are near misses; a slimmer student learns more from them than from
-    the labels alone.
-    """
-    from emotion_net import build_training_model, convs_of, load_weights_into
-    from mixing import softmax
-
-    teacher = build_training_model(convs_of(weights))
-    load_weights_into(teacher, weights)
-    x = images.astype(np.float32)
-    plain = teacher.predict(x, batch_size=512, verbose=0)
-    mirrored = teacher.predict(x[:, :, ::-1], batch_size=512, verbose=0)
-    return tuple((softmax(plain[h]) + softmax(mirrored[h])) / 2 for h in ("original", "ferplus"))  # type: ignore[return-value]
+    return images, onehot, soft.astype(np.float32), w_original, w_ferplus
 
 
 def augment(images, tf):
@@ -170,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from emotion_net import build_training_model, convs_of, copy_matching_layers, load_weights_into, parse_convs
+    from emotion_net import build_training_model, load_weights_into
 
     args.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
@@ -193,16 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         state = json.loads(state_file.read_text())
         print(f"resuming from epoch {state['epoch']} (best so far: epoch {state['best_epoch']})")
     else:
-        convs = parse_convs(args.convs)
-        model = build_training_model(convs)
-        if args.init is not None and convs_of(args.init) == convs:
+        model = build_training_model()
+        if args.init is not None:
             load_weights_into(model, args.init)
             print(f"starting from {args.init}")
-        elif args.init is not None:
-            source = build_training_model(convs_of(args.init))
-            load_weights_into(source, args.init)
-            copied = copy_matching_layers(source, model)
-            print(f"starting from {args.init}: {len(copied)} of its layers fit this network")
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0,
             warmup_target=args.lr,
