@@ -1,5 +1,6 @@
 """EmotionClassifier on the committed int8 model: real LiteRT inference, real faces."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -42,13 +43,21 @@ def test_colour_and_grey_of_the_same_face_agree(classifier):
 
 def test_resizing_is_done_for_the_caller(classifier):
     """An enlarged face must read as the same face: the classifier resizes it back itself."""
-    import cv2
-
     _, path = FACES[0]
     grey = read_grey(path)
     big = cv2.resize(grey, (192, 192), interpolation=cv2.INTER_CUBIC)
     small, large = classifier.predict(grey), classifier.predict(big)
     assert max(small, key=small.get) == max(large, key=large.get)
+
+
+def test_a_non_square_crop_is_read_by_its_middle_square_not_squeezed(classifier):
+    _, path = FACES[0]
+    face = cv2.resize(read_grey(path), (96, 96))
+    portrait = np.vstack([np.full((20, 96), 255, np.uint8), face, np.zeros((20, 96), np.uint8)])
+    landscape = np.hstack([np.zeros((96, 30), np.uint8), face, np.full((96, 30), 90, np.uint8)])
+    expected = classifier.predict(face)
+    assert classifier.predict(portrait) == pytest.approx(expected, abs=1e-6)
+    assert classifier.predict(landscape) == pytest.approx(expected, abs=1e-6)
 
 
 def test_input_is_quantised_raw_pixels(classifier):

@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         "input": {
             "shape": [1, 48, 48, 1],
             "dtype": "int8",
-            "preprocessing": "grey (BGR->GRAY), resized to 48x48 (INTER_AREA when shrinking, INTER_LINEAR when "
-            "enlarging), raw 0..255 pixels quantised by the input tensor's scale/zero point (q = pixel - 128)",
+            "preprocessing": "grey (BGR->GRAY), central square of a non-square crop, resized to 48x48 "
+            "(INTER_AREA when shrinking, INTER_LINEAR when enlarging), raw 0..255 pixels quantised by the input "
+            "tensor's scale/zero point (q = pixel - 128)",
         },
         "output": "int8 probabilities over labels (a blend of two softmax heads); dequantise and renormalise",
         "head_mix_weight_original": mix.weight,

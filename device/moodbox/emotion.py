@@ -105,6 +105,7 @@ class EmotionClassifier:
                 raise ValueError(f"face must have 1, 3 or 4 channels; got {face.shape[2]}")
             code = conversions[face.shape[2]]
             face = face[:, :, 0] if code is None else cv2.cvtColor(face, code)
+        face = central_square(face)
         shrinking = face.shape[1] > self.input_size[0] or face.shape[0] > self.input_size[1]
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         grey = cv2.resize(face, self.input_size, interpolation=interpolation).astype(np.float32)
@@ -132,3 +133,16 @@ class EmotionClassifier:
         total = float(scores.sum())
         probs = scores / total if total > 0 else np.full(len(LABELS), 1.0 / len(LABELS), np.float32)
         return {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
+
+
+def central_square(image: np.ndarray) -> np.ndarray:
+    """The middle square of a non-square crop.
+
+    The model only ever saw square faces. Squeezing a portrait-shaped crop
+    would distort the face, so the extra rows or columns are trimmed evenly
+    from both ends instead. Those are mostly hair, neck or background.
+    """
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top : top + side, left : left + side]
