@@ -10,6 +10,7 @@ import pytest
 import bench
 import evaluate
 import mixing
+import train
 from conftest import FACES, MODEL
 
 
@@ -98,3 +99,12 @@ def test_bias_calibration_fixes_a_shifted_class_and_never_makes_things_worse():
     assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2
     onehot = np.eye(7)[labels]
     assert mixing.calibrate_bias(onehot, onehot, 0.5, split).tolist() == [0.0] * 7
+
+
+def test_resume_continues_with_the_arguments_the_run_started_with(tmp_path):
+    started = train.parse_args(["--out", str(tmp_path), "--epochs", "12", "--seed", "3", "--init", "w.h5"])
+    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(started).items()}))
+
+    resumed = train.restore_args(train.parse_args(["--out", str(tmp_path), "--resume"]))
+
+    assert (resumed.epochs, resumed.seed, str(resumed.init), resumed.resume) == (12, 3, "w.h5", True)

@@ -54,6 +54,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def restore_args(args: argparse.Namespace) -> argparse.Namespace:
+    """On --resume, continue with the arguments the run was started with.
+
+    The learning-rate schedule lives in the checkpoint; a different --epochs
+    (or seed, batch, data) on the command line would silently train past its
+    end or on another stream, so the saved ones win.
+    """
+    saved_file = args.out / "args.json"
+    if not (args.resume and saved_file.exists()):
+        return args
+    defaults = vars(parse_args([]))
+    for key, value in json.loads(saved_file.read_text()).items():
+        if key in ("out", "resume") or key not in defaults:
+            continue
+        kind = type(defaults[key]) if defaults[key] is not None else Path
+        if value == "None":
+            setattr(args, key, None)
+        else:
+            setattr(args, key, value == "True" if kind is bool else kind(value))
+    return args
+
+
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     """Per-sample weights (1/frequency)^power, normalised to mean 1."""
     counts = np.bincount(labels, minlength=len(ferdata.LABELS)).astype(np.float64)
@@ -139,7 +161,7 @@ def make_dataset(arrays, args, tf):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = restore_args(parse_args(argv))
     import keras
     import tensorflow as tf
 
