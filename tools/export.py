@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE.parent / "device"))
 import evaluate  # noqa: E402
 import ferdata  # noqa: E402
 from mixing import accuracies, best_mix, blend, calibrate_bias  # noqa: E402
+from train import saved_options  # noqa: E402
 
 MODELS = HERE.parent / "models"
 
@@ -110,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             figures[f"{kind}/{split}"] = {name: r.headline() for name, r in report.items()}
     print(json.dumps(figures, indent=1))
 
-    run_args = json.loads((args.run / "args.json").read_text())
-    options = {k: v for k, v in run_args.items() if k not in ("data", "resume", "limit") and v != "None"}
-    train_cmd = "python tools/train.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+    train_cmd = " ".join(["python tools/train.py", *saved_options(args.run, leave_out=("data", "limit"))])
     metadata = {
         "labels": list(ferdata.LABELS),
         "input": {

@@ -54,6 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def saved_options(run: Path, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The command-line options RUN was started with (from RUN/args.json), as argv tokens."""
+    saved = json.loads((run / "args.json").read_text())
+    skip = {"resume", *leave_out}
+    return [
+        token for k, v in saved.items() if k not in skip and v != "None" for token in (f"--{k.replace('_', '-')}", v)
+    ]
+
+
 def restore_args(args: argparse.Namespace) -> argparse.Namespace:
     """On --resume, continue with the arguments the run was started with.
 
@@ -61,19 +70,9 @@ def restore_args(args: argparse.Namespace) -> argparse.Namespace:
     (or seed, batch, data) on the command line would silently train past its
     end or on another stream, so the saved ones win.
     """
-    saved_file = args.out / "args.json"
-    if not (args.resume and saved_file.exists()):
+    if not (args.resume and (args.out / "args.json").exists()):
         return args
-    defaults = vars(parse_args([]))
-    for key, value in json.loads(saved_file.read_text()).items():
-        if key in ("out", "resume") or key not in defaults:
-            continue
-        kind = type(defaults[key]) if defaults[key] is not None else Path
-        if value == "None":
-            setattr(args, key, None)
-        else:
-            setattr(args, key, value == "True" if kind is bool else kind(value))
-    return args
+    return parse_args([*saved_options(args.out, leave_out=("out",)), "--out", str(args.out), "--resume"])
 
 
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
