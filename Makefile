@@ -39,14 +39,11 @@ train: setup-train
 	$(BIN)/python tools/average.py --run runs/main --last 2 4 6 9 12
 	$(BIN)/python tools/train.py --out runs/cycle2 --init runs/main/swa.weights.h5 --epochs 12 --lr 6e-4 --warmup 0.5 --seed 2
 	$(BIN)/python tools/average.py --run runs/cycle2 --last 1 2 3 4 6
-	$(BIN)/python tools/train.py --out runs/cycle3 --init runs/cycle2/swa.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 3
-	$(BIN)/python tools/average.py --run runs/cycle3 --last 1 2 3 4 6
-	$(BIN)/python tools/train.py --out runs/cycle4 --init runs/cycle3/swa.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 4
-	$(BIN)/python tools/average.py --run runs/cycle4 --last 1 2 3 4 6
-	$(BIN)/python tools/train.py --out runs/cycle5 --init runs/cycle4/swa.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 5
-	$(BIN)/python tools/average.py --run runs/cycle5 --last 1 2 3 4 6
-	$(BIN)/python tools/train.py --out runs/cycle6 --init runs/cycle5/swa.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 6
-	$(BIN)/python tools/average.py --run runs/cycle6 --last 1 2 3 4 6
+	set -e; for n in 3 4 5 6; do \
+		$(BIN)/python tools/train.py --out runs/cycle$$n --init runs/cycle$$((n - 1))/swa.weights.h5 \
+			--epochs 12 --lr 4e-4 --warmup 0.5 --seed $$n; \
+		$(BIN)/python tools/average.py --run runs/cycle$$n --last 1 2 3 4 6; \
+	done
 
 export: setup-train
 	$(BIN)/python tools/export.py --run runs/cycle6 --weights runs/cycle6/swa.weights.h5 --bias
