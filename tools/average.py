@@ -27,10 +27,15 @@ import ferdata  # noqa: E402
 from mixing import best_mix  # noqa: E402
 
 
+def epoch_name(checkpoint: Path) -> str:
+    """epoch_NN, whichever format the checkpoint is in."""
+    return checkpoint.name.split(".")[0]
+
+
 def epoch_checkpoints(run: Path) -> list[Path]:
     """Per-epoch checkpoints in epoch order; epoch_NN.weights.h5 wins over epoch_NN.keras."""
-    by_epoch = {path.name.split(".")[0]: path for path in sorted(run.glob("epoch_*.keras"))}
-    by_epoch.update({path.name.split(".")[0]: path for path in sorted(run.glob("epoch_*.weights.h5"))})
+    by_epoch = {epoch_name(path): path for path in sorted(run.glob("epoch_*.keras"))}
+    by_epoch.update({epoch_name(path): path for path in sorted(run.glob("epoch_*.weights.h5"))})
     found = [by_epoch[name] for name in sorted(by_epoch)]
     if not found:
         raise SystemExit(f"error: no epoch_NN checkpoints in {run}; train with tools/train.py first")
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         mix = best_mix(out["original"], out["ferplus"], val)
         row = {
             "last": k,
-            "epochs": [c.name.split(".")[0] for c in checkpoints[-k:]],
+            "epochs": [epoch_name(c) for c in checkpoints[-k:]],
             "score": round(mix.score, 4),
             **mix.summary(),
         }
