@@ -108,3 +108,15 @@ def test_resume_continues_with_the_arguments_the_run_started_with(tmp_path):
     resumed = train.restore_args(train.parse_args(["--out", str(tmp_path), "--resume"]))
 
     assert (resumed.epochs, resumed.seed, str(resumed.init), resumed.resume) == (12, 3, "w.h5", True)
+
+
+def test_a_narrowed_run_keeps_its_widths_for_average_and_export(tmp_path):
+    narrow = train.parse_args(["--out", str(tmp_path), "--widths", "16,48,128,256"])
+    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(narrow).items()}))
+    assert train.run_widths(tmp_path) == (16, 48, 128, 256)
+    assert "--widths" in train.saved_options(tmp_path)
+
+    full = train.parse_args(["--out", str(tmp_path)])
+    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(full).items()}))
+    assert train.run_widths(tmp_path) is None
+    assert "--widths" not in train.saved_options(tmp_path)

@@ -72,12 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from emotion_net import build_training_model, load_weights_into
+    from train import run_widths
 
     splits = ferdata.load(args.data)
     val, train = splits["PublicTest"], splits["Training"]
     faces = train.images[~train.not_a_face]
     checkpoints = epoch_checkpoints(args.run)
-    model = build_training_model()
+    model = build_training_model(run_widths(args.run))
     needed = max(args.last)
     weights = []
     for path in checkpoints[-needed:]:

@@ -25,10 +25,10 @@ def _conv_bn_relu(x, channels: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def trunk(inputs, dropout: float = 0.4):
-    """Raw 0..255 grey pixels in, pooled features out."""
+def trunk(inputs, widths: tuple[int, ...] | None = None, dropout: float = 0.4):
+    """Raw 0..255 grey pixels in, pooled features out; `widths` narrows the stages (default WIDTHS)."""
     x = layers.Rescaling(1.0 / 255.0, name="scale")(inputs)
-    for stage, channels in enumerate(WIDTHS, start=1):
+    for stage, channels in enumerate(widths or WIDTHS, start=1):
         x = _conv_bn_relu(x, channels, f"s{stage}a")
         x = _conv_bn_relu(x, channels, f"s{stage}b")
         x = layers.MaxPooling2D(name=f"s{stage}_pool")(x)
@@ -36,23 +36,23 @@ def trunk(inputs, dropout: float = 0.4):
     return layers.Dropout(dropout, name="dropout")(x)
 
 
-def build_training_model() -> keras.Model:
+def build_training_model(widths: tuple[int, ...] | None = None) -> keras.Model:
     """Two-headed model: logits for original labels and for FER+ votes."""
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    features = trunk(inputs)
+    features = trunk(inputs, widths)
     original = layers.Dense(NUM_CLASSES, dtype="float32", name="original")(features)
     ferplus = layers.Dense(NUM_CLASSES, dtype="float32", name="ferplus")(features)
     return keras.Model(inputs, {"original": original, "ferplus": ferplus}, name="emotion_train")
 
 
-def build_inference_model() -> keras.Model:
+def build_inference_model(widths: tuple[int, ...] | None = None) -> keras.Model:
     """What ships as emotion.tflite: both heads' probabilities blended into one distribution.
 
     The blend is a bias-free dense layer whose kernel export sets to
     [w*I; (1-w)*I] (tools/mixing.py); it costs 98 multiply-adds.
     """
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    features = trunk(inputs)
+    features = trunk(inputs, widths)
     heads = [
         layers.Softmax(name=f"{name}_probabilities")(layers.Dense(NUM_CLASSES, name=name)(features))
         for name in ("original", "ferplus")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent / "device"))
 import evaluate  # noqa: E402
 import ferdata  # noqa: E402
 from mixing import accuracies, best_mix, blend, calibrate_bias  # noqa: E402
-from train import saved_options  # noqa: E402
+from train import run_widths, saved_options  # noqa: E402
 
 MODELS = HERE.parent / "models"
 
@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_net import build_inference_model, build_training_model
 
     splits = ferdata.load(args.data)
-    train_model = build_training_model()
+    widths = run_widths(args.run)
+    train_model = build_training_model(widths)
     weights = args.weights or args.run / "best.weights.h5"
     train_model.load_weights(weights)
     val = splits["PublicTest"]
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         blended = blend(logits["original"], logits["ferplus"], mix.weight, offsets)
         print(f"per-class offsets {np.round(offsets, 2).tolist()}: {accuracies(blended, val)} on PublicTest")
 
-    infer_model = build_inference_model()
+    infer_model = build_inference_model(widths)
     fold_heads(train_model, infer_model, mix.weight, offsets)
 
     training = splits["Training"]

@@ -51,7 +51,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.keras")
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke tests)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (a second, shorter cycle)")
+    p.add_argument(
+        "--widths",
+        default=None,
+        help="channels of the four stages, e.g. 16,48,128,256 (default: the full network); "
+        "a narrower one starts from tools/prune.py's output",
+    )
+    p.add_argument("--teacher", type=Path, default=None, help="distil from these weights of the full network")
+    p.add_argument("--distill", type=float, default=0.5, help="share of the teacher's probabilities in the targets")
     return p.parse_args(argv)
+
+
+def parse_widths(text: str | None) -> tuple[int, ...] | None:
+    """'16,48,128,256' -> (16, 48, 128, 256); None (the full network) stays None."""
+    return None if text in (None, "None") else tuple(int(part) for part in text.split(","))
+
+
+def run_widths(run: Path) -> tuple[int, ...] | None:
+    """The stage widths RUN was trained with (None: the full network)."""
+    return parse_widths(json.loads((run / "args.json").read_text()).get("widths"))
 
 
 def saved_options(run: Path, leave_out: tuple[str, ...] = ()) -> list[str]:
@@ -146,7 +164,13 @@ def augment(images, tf):
     return tf.clip_by_value(x, 0.0, 255.0)
 
 
-def make_dataset(arrays, args, tf):
+def make_dataset(arrays, args, tf, teacher=None):
+    """Augmented batches; with a teacher, both heads' targets take a share of its probabilities.
+
+    The teacher reads the very same augmented face as the student, so its
+    soft targets describe what the student sees (a narrowed network recovers
+    faster from a consistent teacher than from labels alone).
+    """
     images, onehot, soft, w_o, w_f = arrays
     ds = tf.data.Dataset.from_tensor_slices((images, onehot, soft, w_o, w_f))
     ds = ds.shuffle(len(images), seed=args.seed, reshuffle_each_iteration=True)
@@ -154,6 +178,10 @@ def make_dataset(arrays, args, tf):
 
     def to_example(x, y_o, y_f, w_o, w_f):
         x = augment(tf.cast(x, tf.float32), tf)
+        if teacher is not None:
+            taught = teacher(x, training=False)
+            y_o = (1 - args.distill) * y_o + args.distill * tf.nn.softmax(taught["original"])
+            y_f = (1 - args.distill) * y_f + args.distill * tf.nn.softmax(taught["ferplus"])
         return x, {"original": y_o, "ferplus": y_f}, {"original": w_o, "ferplus": w_f}
 
     return ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
@@ -177,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         train_arrays = tuple(a[: args.limit] for a in train_arrays)
     val = splits["PublicTest"]
     steps = len(train_arrays[0]) // args.batch
-    dataset = make_dataset(train_arrays, args, tf)
+    teacher = None
+    if args.teacher is not None:
+        teacher = build_training_model()
+        load_weights_into(teacher, args.teacher)
+    dataset = make_dataset(train_arrays, args, tf, teacher)
 
     last = args.out / "last.keras"
     state_file = args.out / "state.json"
@@ -187,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         state = json.loads(state_file.read_text())
         print(f"resuming from epoch {state['epoch']} (best so far: epoch {state['best_epoch']})")
     else:
-        model = build_training_model()
+        model = build_training_model(parse_widths(args.widths))
         if args.init is not None:
             load_weights_into(model, args.init)
             print(f"starting from {args.init}")
