@@ -8,7 +8,8 @@ times the norm of the next layer's weights that read that channel, and copies
 the surviving slices into the narrower network. A short training cycle from
 the result (tools/train.py --init ... --widths ...) recovers what was lost.
 
-    python tools/prune.py --weights runs/cycle6/swa.weights.h5 --widths 16,48,128,256 --out runs/pruned.weights.h5
+    python tools/prune.py --weights runs/cycle6/swa.weights.h5 --widths 16,48,128,256 \
+        --out runs/prune/pruned16-48.weights.h5
 """
 
 from __future__ import annotations
