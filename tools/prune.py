@@ -1,4 +1,4 @@
-"""Narrow a trained network's stages by dropping its least useful channels.
+r"""Narrow a trained network's stages by dropping its least useful channels.
 
 The first two stages work at 48x48 and 24x24 and cost most of the time per
 face, but many of their channels carry little: weak activations, or small
