@@ -103,7 +103,7 @@ def test_bias_calibration_fixes_a_shifted_class_and_never_makes_things_worse():
 
 def test_resume_continues_with_the_arguments_the_run_started_with(tmp_path):
     started = train.parse_args(["--out", str(tmp_path), "--epochs", "12", "--seed", "3", "--init", "w.h5"])
-    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(started).items()}))
+    train.save_options(started)
 
     resumed = train.restore_args(train.parse_args(["--out", str(tmp_path), "--resume"]))
 
@@ -112,11 +112,11 @@ def test_resume_continues_with_the_arguments_the_run_started_with(tmp_path):
 
 def test_a_narrowed_run_keeps_its_widths_for_average_and_export(tmp_path):
     narrow = train.parse_args(["--out", str(tmp_path), "--widths", "16,48,128,256"])
-    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(narrow).items()}))
+    train.save_options(narrow)
     assert train.run_widths(tmp_path) == (16, 48, 128, 256)
     assert "--widths" in train.saved_options(tmp_path)
 
     full = train.parse_args(["--out", str(tmp_path)])
-    (tmp_path / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(full).items()}))
+    train.save_options(full)
     assert train.run_widths(tmp_path) is None
     assert "--widths" not in train.saved_options(tmp_path)

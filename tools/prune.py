@@ -57,8 +57,8 @@ def channel_scores(model, faces: np.ndarray) -> dict[str, np.ndarray]:
 def prune(model, narrow, scores: dict[str, np.ndarray], widths: tuple[int, ...]) -> None:
     """Copy the best-scoring channels of every block of `model` into `narrow`."""
     keep_in = np.arange(1)  # the grey input channel
-    for name in conv_names(len(widths)):
-        width = widths[int(name[1]) - 1]
+    block_widths = [width for width in widths for _ in "ab"]  # two convolutions per stage
+    for name, width in zip(conv_names(len(widths)), block_widths, strict=True):
         keep = np.sort(np.argsort(scores[name])[::-1][:width])
         kernel = model.get_layer(f"{name}_conv").get_weights()[0]
         narrow.get_layer(f"{name}_conv").set_weights([kernel[:, :, keep_in][..., keep]])

@@ -64,12 +64,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def parse_widths(text: str | None) -> tuple[int, ...] | None:
     """'16,48,128,256' -> (16, 48, 128, 256); None (the full network) stays None."""
-    return None if text in (None, "None") else tuple(int(part) for part in text.split(","))
+    return None if text is None else tuple(int(part) for part in text.split(","))
 
 
 def run_widths(run: Path) -> tuple[int, ...] | None:
     """The stage widths RUN was trained with (None: the full network)."""
-    return parse_widths(json.loads((run / "args.json").read_text()).get("widths"))
+    return parse_widths(parse_args(saved_options(run)).widths)
+
+
+def save_options(args: argparse.Namespace) -> None:
+    """OUT/args.json: the run's options as strings, read back by saved_options()."""
+    (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
 
 
 def saved_options(run: Path, leave_out: tuple[str, ...] = ()) -> list[str]:
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             loss_weights={"original": 1.0, "ferplus": args.ferplus_weight},
         )
-        (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
+        save_options(args)
     print(f"{model.count_params():,} parameters, {steps} steps per epoch, {args.epochs} epochs")
 
     class SelectOnPublicTest(keras.callbacks.Callback):
