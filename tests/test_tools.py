@@ -120,3 +120,30 @@ def test_a_narrowed_run_keeps_its_widths_for_average_and_export(tmp_path):
     train.save_options(full)
     assert train.run_widths(tmp_path) is None
     assert "--widths" not in train.saved_options(tmp_path)
+
+
+def test_a_distilled_run_resumes_with_all_its_teachers_and_the_mirror_switch(tmp_path):
+    teachers = ["runs/a/swa.weights.h5", "runs/b/swa.weights.h5"]
+    started = train.parse_args(["--out", str(tmp_path), "--teacher", *teachers, "--teacher-mirror"])
+    train.save_options(started)
+
+    resumed = train.restore_args(train.parse_args(["--out", str(tmp_path), "--resume"]))
+
+    assert [str(t) for t in resumed.teacher] == teachers
+    assert resumed.teacher_mirror is True
+
+
+def test_teachers_average_their_probabilities_over_the_face_and_its_mirror():
+    import tensorflow as tf
+
+    def looks_left(x, training=False):  # a "teacher" sure of class 0 when the left half is brighter
+        left = tf.reduce_mean(x[:, :, :24], axis=[1, 2, 3]) > tf.reduce_mean(x[:, :, 24:], axis=[1, 2, 3])
+        logits = tf.where(left[:, None], [[9.0, 0.0]], [[0.0, 9.0]])
+        return {"original": logits, "ferplus": logits}
+
+    face = tf.concat([tf.ones([1, 48, 24, 1]), tf.zeros([1, 48, 24, 1])], axis=2)
+    once = train.teach([looks_left], face, mirror=False, tf=tf)["original"].numpy()
+    both = train.teach([looks_left], face, mirror=True, tf=tf)["original"].numpy()
+
+    assert once[0].argmax() == 0 and once[0, 0] > 0.99
+    np.testing.assert_allclose(both[0], [0.5, 0.5], atol=1e-6)

@@ -57,7 +57,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="channels of the four stages, e.g. 16,48,128,256 (default: the full network); "
         "a narrower one starts from tools/prune.py's output",
     )
-    p.add_argument("--teacher", type=Path, default=None, help="distil from these weights of the full network")
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="distil from the mean of these networks' probabilities (weights files in their run folders)",
+    )
+    p.add_argument("--teacher-mirror", action="store_true", help="teachers also read the mirrored face")
     p.add_argument("--distill", type=float, default=0.5, help="share of the teacher's probabilities in the targets")
     return p.parse_args(argv)
 
@@ -73,17 +80,22 @@ def run_widths(run: Path) -> tuple[int, ...] | None:
 
 
 def save_options(args: argparse.Namespace) -> None:
-    """OUT/args.json: the run's options as strings, read back by saved_options()."""
-    (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
+    """OUT/args.json: the run's options as strings (lists of them), read back by saved_options()."""
+    options = {k: [str(x) for x in v] if isinstance(v, list) else str(v) for k, v in vars(args).items()}
+    (args.out / "args.json").write_text(json.dumps(options, indent=1))
 
 
 def saved_options(run: Path, leave_out: tuple[str, ...] = ()) -> list[str]:
     """The command-line options RUN was started with (from RUN/args.json), as argv tokens."""
     saved = json.loads((run / "args.json").read_text())
-    skip = {"resume", *leave_out}
-    return [
-        token for k, v in saved.items() if k not in skip and v != "None" for token in (f"--{k.replace('_', '-')}", v)
-    ]
+    tokens = []
+    for key, value in saved.items():
+        if key in {"resume", *leave_out} or value in ("None", "False"):
+            continue
+        tokens.append(f"--{key.replace('_', '-')}")
+        if value != "True":  # a switch is its flag alone
+            tokens.extend(value if isinstance(value, list) else [value])
+    return tokens
 
 
 def restore_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -169,10 +181,17 @@ def augment(images, tf):
     return tf.clip_by_value(x, 0.0, 255.0)
 
 
-def make_dataset(arrays, args, tf, teacher=None):
-    """Augmented batches; with a teacher, both heads' targets take a share of its probabilities.
+def teach(teachers, x, mirror: bool, tf) -> dict:
+    """Each head's probabilities averaged over the teachers (and, with `mirror`, the mirrored face)."""
+    views = [x, x[:, :, ::-1]] if mirror else [x]
+    outputs = [teacher(view, training=False) for teacher in teachers for view in views]
+    return {head: tf.add_n([tf.nn.softmax(out[head]) for out in outputs]) / len(outputs) for head in outputs[0]}
 
-    The teacher reads the very same augmented face as the student, so its
+
+def make_dataset(arrays, args, tf, teachers=()):
+    """Augmented batches; with teachers, both heads' targets take a share of their probabilities.
+
+    The teachers read the very same augmented face as the student, so their
     soft targets describe what the student sees (a narrowed network recovers
     faster from a consistent teacher than from labels alone).
     """
@@ -183,10 +202,10 @@ def make_dataset(arrays, args, tf, teacher=None):
 
     def to_example(x, y_o, y_f, w_o, w_f):
         x = augment(tf.cast(x, tf.float32), tf)
-        if teacher is not None:
-            taught = teacher(x, training=False)
-            y_o = (1 - args.distill) * y_o + args.distill * tf.nn.softmax(taught["original"])
-            y_f = (1 - args.distill) * y_f + args.distill * tf.nn.softmax(taught["ferplus"])
+        if teachers:
+            taught = teach(teachers, x, args.teacher_mirror, tf)
+            y_o = (1 - args.distill) * y_o + args.distill * taught["original"]
+            y_f = (1 - args.distill) * y_f + args.distill * taught["ferplus"]
         return x, {"original": y_o, "ferplus": y_f}, {"original": w_o, "ferplus": w_f}
 
     return ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
@@ -210,11 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         train_arrays = tuple(a[: args.limit] for a in train_arrays)
     val = splits["PublicTest"]
     steps = len(train_arrays[0]) // args.batch
-    teacher = None
-    if args.teacher is not None:
-        teacher = build_training_model()
-        load_weights_into(teacher, args.teacher)
-    dataset = make_dataset(train_arrays, args, tf, teacher)
+    teachers = []
+    for weights in args.teacher or ():
+        teachers.append(build_training_model(run_widths(weights.parent)))
+        load_weights_into(teachers[-1], weights)
+    dataset = make_dataset(train_arrays, args, tf, teachers)
 
     last = args.out / "last.keras"
     state_file = args.out / "state.json"
