@@ -147,3 +147,13 @@ def test_teachers_average_their_probabilities_over_the_face_and_its_mirror():
 
     assert once[0].argmax() == 0 and once[0, 0] > 0.99
     np.testing.assert_allclose(both[0], [0.5, 0.5], atol=1e-6)
+
+
+def test_a_run_keeps_its_zoom_and_older_runs_read_the_default(tmp_path):
+    train.save_options(train.parse_args(["--out", str(tmp_path), "--zoom", "0.7,1.15"]))
+    assert train.parse_zoom(train.run_options(tmp_path).zoom) == (0.7, 1.15)
+
+    saved = json.loads((tmp_path / "args.json").read_text())
+    del saved["zoom"]  # a run from before --zoom existed
+    (tmp_path / "args.json").write_text(json.dumps(saved))
+    assert train.parse_zoom(train.run_options(tmp_path).zoom) == (0.85, 1.15)

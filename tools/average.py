@@ -42,8 +42,10 @@ def epoch_checkpoints(run: Path) -> list[Path]:
     return found
 
 
-def reestimate_batch_norm(model, images: np.ndarray, batches: int, batch_size: int, seed: int) -> None:
-    """Exact running mean of batch statistics over `batches` augmented batches."""
+def reestimate_batch_norm(
+    model, images: np.ndarray, batches: int, batch_size: int, seed: int, zoom: tuple[float, float]
+) -> None:
+    """Exact running mean of batch statistics over `batches` batches augmented as the run trained."""
     import keras
     import tensorflow as tf
 
@@ -56,7 +58,7 @@ def reestimate_batch_norm(model, images: np.ndarray, batches: int, batch_size: i
         for layer in norms:
             layer.momentum = k / (k + 1)  # moving = mean of the batches seen so far
         batch = images[rng.choice(len(images), batch_size, replace=False)][..., None].astype(np.float32)
-        model(augment(tf.constant(batch), tf), training=True)
+        model(augment(tf.constant(batch), tf, zoom), training=True)
     for layer in norms:
         layer.momentum = 0.99
 
@@ -72,13 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from emotion_net import build_training_model, load_weights_into
-    from train import run_widths
+    from train import parse_widths, parse_zoom, run_options
 
     splits = ferdata.load(args.data)
     val, train = splits["PublicTest"], splits["Training"]
     faces = train.images[~train.not_a_face]
     checkpoints = epoch_checkpoints(args.run)
-    model = build_training_model(run_widths(args.run))
+    options = run_options(args.run)
+    model = build_training_model(parse_widths(options.widths))
     needed = max(args.last)
     weights = []
     for path in checkpoints[-needed:]:
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in sorted(set(args.last)):
         chosen = weights[-k:]
         model.set_weights([np.mean([w[i] for w in chosen], axis=0) for i in range(len(chosen[0]))])
-        reestimate_batch_norm(model, faces, args.bn_batches, 256, args.seed)
+        reestimate_batch_norm(model, faces, args.bn_batches, 256, args.seed, parse_zoom(options.zoom))
         out = model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
         mix = best_mix(out["original"], out["ferplus"], val)
         row = {

@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs")
     p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing on original labels")
     p.add_argument("--balance", type=float, default=0.3, help="class weight = (1/frequency)^balance; 0 = off")
+    p.add_argument(
+        "--zoom",
+        default="0.85,1.15",
+        help="smallest,largest random zoom; below 1 the face shrinks in the frame, as in a loose crop",
+    )
     p.add_argument("--ferplus-weight", type=float, default=1.0, help="loss weight of the FER+ head")
     p.add_argument(
         "--precision", choices=("bf16", "fp32"), default="bf16", help="bf16 is ~30%% faster on AVX512-BF16 CPUs"
@@ -74,9 +79,20 @@ def parse_widths(text: str | None) -> tuple[int, ...] | None:
     return None if text is None else tuple(int(part) for part in text.split(","))
 
 
+def parse_zoom(text: str) -> tuple[float, float]:
+    """'0.85,1.15' -> (0.85, 1.15)."""
+    smallest, largest = (float(part) for part in text.split(","))
+    return smallest, largest
+
+
+def run_options(run: Path) -> argparse.Namespace:
+    """The options RUN was trained with, defaults filled in for options newer than the run."""
+    return parse_args(saved_options(run))
+
+
 def run_widths(run: Path) -> tuple[int, ...] | None:
     """The stage widths RUN was trained with (None: the full network)."""
-    return parse_widths(parse_args(saved_options(run)).widths)
+    return parse_widths(run_options(run).widths)
 
 
 def save_options(args: argparse.Namespace) -> None:
@@ -133,7 +149,7 @@ def training_arrays(split: ferdata.Split, args: argparse.Namespace):
     return images, onehot, soft.astype(np.float32), w_original, w_ferplus
 
 
-def augment(images, tf):
+def augment(images, tf, zoom: tuple[float, float] = (0.85, 1.15)):
     """Random flip, rotation, zoom, shift, brightness/contrast and erasing on a batch.
 
     One projective transform per image instead of a chain of Keras layers keeps
@@ -143,7 +159,7 @@ def augment(images, tf):
     size = float(images.shape[1])
     centre = (size - 1) / 2
     angle = tf.random.uniform([b], -15.0, 15.0) * math.pi / 180
-    zoom = tf.random.uniform([b], 0.85, 1.15)
+    zoom = tf.random.uniform([b], *zoom)
     shift = tf.random.uniform([b, 2], -0.1, 0.1) * size
     flip = tf.where(tf.random.uniform([b]) < 0.5, -1.0, 1.0)
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
@@ -196,12 +212,13 @@ def make_dataset(arrays, args, tf, teachers=()):
     faster from a consistent teacher than from labels alone).
     """
     images, onehot, soft, w_o, w_f = arrays
+    zoom = parse_zoom(args.zoom)
     ds = tf.data.Dataset.from_tensor_slices((images, onehot, soft, w_o, w_f))
     ds = ds.shuffle(len(images), seed=args.seed, reshuffle_each_iteration=True)
     ds = ds.batch(args.batch, drop_remainder=True)
 
     def to_example(x, y_o, y_f, w_o, w_f):
-        x = augment(tf.cast(x, tf.float32), tf)
+        x = augment(tf.cast(x, tf.float32), tf, zoom)
         if teachers:
             taught = teach(teachers, x, args.teacher_mirror, tf)
             y_o = (1 - args.distill) * y_o + args.distill * taught["original"]
