@@ -157,3 +157,12 @@ def test_a_run_keeps_its_zoom_and_older_runs_read_the_default(tmp_path):
     del saved["zoom"]  # a run from before --zoom existed
     (tmp_path / "args.json").write_text(json.dumps(saved))
     assert train.parse_zoom(train.run_options(tmp_path).zoom) == (0.85, 1.15)
+
+
+def test_a_loosened_face_keeps_its_pixels_in_the_middle_of_a_larger_frame():
+    face = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
+    loose = evaluate.loosen(face, 0.7)
+    pad = (loose.shape[0] - 48) // 2
+    assert loose.shape == (68, 68) and pad == 10
+    np.testing.assert_array_equal(loose[pad:-pad, pad:-pad], face)
+    assert (loose[:pad, pad] == face[0, 0]).all()  # the margin repeats the border

@@ -7,11 +7,14 @@ runs, so the figures are what a listener gets. Evaluates
   (b) the same faces against the FER+ majority label (rows whose majority is
       contempt, unknown or not-a-face left out),
   (c) any folder laid out ROOT/<label>/*.jpg|png, each whole image the crop,
+  (d) with --loose, the npz splits again with each face shrunk in its frame,
+      a stand-in for photos cropped more loosely than FER2013's faces,
 
 for every model given (e.g. float and int8 side by side).
 
     python tools/evaluate.py --model models/emotion.tflite --float runs/main/emotion_float.tflite
     python tools/evaluate.py --images photos/ --out reports/
+    python tools/evaluate.py --split PublicTest --loose 0.85 --loose 0.7
 """
 
 from __future__ import annotations
@@ -90,6 +93,12 @@ def evaluate_split(model: Path, split: ferdata.Split) -> dict[str, Report]:
     }
 
 
+def loosen(face: np.ndarray, scale: float) -> np.ndarray:
+    """The face filling only `scale` of a larger frame whose margin repeats the face's border."""
+    pad = round(face.shape[0] * (1 / scale - 1) / 2)
+    return cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+
+
 def load_folder(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """Images under ROOT/<label>/ with their label indices; unknown folder names are an error."""
     images, labels = [], []
@@ -145,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA, help="fer2013.npz; skipped if absent")
     p.add_argument("--split", action="append", choices=tuple(ferdata.SPLITS), help="default: PrivateTest")
     p.add_argument("--images", type=Path, action="append", default=[], help="folder ROOT/<label>/*.jpg")
+    p.add_argument(
+        "--loose",
+        type=float,
+        action="append",
+        default=[],
+        help="also read the splits with faces at this share of the frame",
+    )
     p.add_argument("--out", type=Path, default=Path("reports"), help="where confusion PNGs and results.json go")
     args = p.parse_args(argv)
 
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.split or ["PrivateTest"]:
             s = splits[name]
             sets[name] = (s.images, s.labels, s.ferplus_major)
+            for scale in args.loose:
+                sets[f"{name}@{scale}"] = ([loosen(face, scale) for face in s.images], s.labels, s.ferplus_major)
     elif not args.images:
         raise SystemExit(f"error: {args.data} not found and no --images given; pass --data or --images")
     for root in args.images:
