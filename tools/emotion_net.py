@@ -3,10 +3,12 @@
 A plain VGG-style stack (3x3 conv, batch norm, ReLU, 2x2 max-pool; 32-64-128-256
 channels, global average pooling) because it is what int8 XNNPACK runs fastest on
 ARM and x86 alike: dense 3x3 convolutions with no depthwise or attention ops that
-quantise badly. The trunk feeds two linear heads, one fitted to the original
-FER2013 labels and one to the FER+ vote distributions; the shipped model outputs
-a blend of their probabilities with a weight chosen on PublicTest (tools/mixing.py),
-which costs next to nothing beyond a single head.
+quantise badly. The shipped model narrows the first two stages to 16 and 48
+channels (tools/prune.py), where most of the time per face goes. The trunk
+feeds two linear heads, one fitted to the original FER2013 labels and one to
+the FER+ vote distributions; the shipped model outputs a blend of their
+probabilities with a weight chosen on PublicTest (tools/mixing.py), which costs
+next to nothing beyond a single head.
 """
 
 from __future__ import annotations
