@@ -134,7 +134,7 @@ def test_a_distilled_run_resumes_with_all_its_teachers_and_the_mirror_switch(tmp
 
 
 def test_teachers_average_their_probabilities_over_the_face_and_its_mirror():
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow", reason="training needs the train extra (pip install -e '.[train]')")
 
     def looks_left(x, training=False):  # a "teacher" sure of class 0 when the left half is brighter
         left = tf.reduce_mean(x[:, :, :24], axis=[1, 2, 3]) > tf.reduce_mean(x[:, :, 24:], axis=[1, 2, 3])
