@@ -149,7 +149,7 @@ def training_arrays(split: ferdata.Split, args: argparse.Namespace):
     return images, onehot, soft.astype(np.float32), w_original, w_ferplus
 
 
-def augment(images, tf, zoom: tuple[float, float] = (0.85, 1.15)):
+def augment(images, tf, zoom: tuple[float, float]):
     """Random flip, rotation, zoom, shift, brightness/contrast and erasing on a batch.
 
     One projective transform per image instead of a chain of Keras layers keeps
@@ -248,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     steps = len(train_arrays[0]) // args.batch
     teachers = []
     for weights in args.teacher or ():
-        teachers.append(build_training_model(run_widths(weights.parent)))
+        # A weights file outside a run folder is taken to be the full network.
+        in_run = (weights.parent / "args.json").exists()
+        teachers.append(build_training_model(run_widths(weights.parent) if in_run else None))
         load_weights_into(teachers[-1], weights)
     dataset = make_dataset(train_arrays, args, tf, teachers)
 
