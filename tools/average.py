@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = train.images[~train.not_a_face]
     checkpoints = epoch_checkpoints(args.run)
     options = run_options(args.run)
+    zoom = parse_zoom(options.zoom)
     model = build_training_model(parse_widths(options.widths))
     needed = max(args.last)
     weights = []
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in sorted(set(args.last)):
         chosen = weights[-k:]
         model.set_weights([np.mean([w[i] for w in chosen], axis=0) for i in range(len(chosen[0]))])
-        reestimate_batch_norm(model, faces, args.bn_batches, 256, args.seed, parse_zoom(options.zoom))
+        reestimate_batch_norm(model, faces, args.bn_batches, 256, args.seed, zoom)
         out = model.predict(val.images[..., None].astype(np.float32), batch_size=512, verbose=0)
         mix = best_mix(out["original"], out["ferplus"], val)
         row = {
