@@ -37,6 +37,7 @@ test: setup
 # two stages narrowed, the net recovered by distillation from the full one and taught loose crops
 # (about 115 minutes).
 NARROW := --widths 16,48,128,256
+FROM_FULL := --teacher runs/cycle6/swa.weights.h5
 train: setup-train
 	$(BIN)/python tools/train.py --out runs/main
 	$(BIN)/python tools/average.py --run runs/main --last 2 4 6 9 12
@@ -52,16 +53,16 @@ train: setup-train
 		--epochs 16 --lr 1e-3 --warmup 1 --seed 7
 	$(BIN)/python tools/average.py --run runs/prune16 --last 1 2 3 4 6
 	$(BIN)/python tools/train.py --out runs/prune_kd --init runs/prune16/swa.weights.h5 $(NARROW) \
-		--teacher runs/cycle6/swa.weights.h5 --epochs 12 --lr 6e-4 --warmup 0.5 --seed 8
+		$(FROM_FULL) --epochs 12 --lr 6e-4 --warmup 0.5 --seed 8
 	$(BIN)/python tools/average.py --run runs/prune_kd --last 1 2 3 4 6
 	$(BIN)/python tools/train.py --out runs/prune_kd2 --init runs/prune_kd/swa.weights.h5 $(NARROW) \
-		--teacher runs/cycle6/swa.weights.h5 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 9
+		$(FROM_FULL) --epochs 12 --lr 4e-4 --warmup 0.5 --seed 9
 	$(BIN)/python tools/average.py --run runs/prune_kd2 --last 1 2 3 4 6
 	$(BIN)/python tools/train.py --out runs/prune_zoom --init runs/prune_kd2/swa.weights.h5 $(NARROW) \
-		--teacher runs/cycle6/swa.weights.h5 --zoom 0.7,1.15 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 11
+		$(FROM_FULL) --zoom 0.7,1.15 --epochs 12 --lr 4e-4 --warmup 0.5 --seed 11
 	$(BIN)/python tools/average.py --run runs/prune_zoom --last 1 2 3 4 6
 	$(BIN)/python tools/train.py --out runs/prune_zoom2 --init runs/prune_zoom/swa.weights.h5 $(NARROW) \
-		--teacher runs/cycle6/swa.weights.h5 --zoom 0.7,1.15 --epochs 12 --lr 3e-4 --warmup 0.5 --seed 12
+		$(FROM_FULL) --zoom 0.7,1.15 --epochs 12 --lr 3e-4 --warmup 0.5 --seed 12
 	$(BIN)/python tools/average.py --run runs/prune_zoom2 --last 1 2 3 4 6
 
 export: setup-train
