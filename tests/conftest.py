@@ -56,6 +56,15 @@ def mpd_server():
         yield sandbox
 
 
+@pytest.fixture
+def mpd_server_long_songs():
+    """Like mpd_server, with 60 s songs: for tests that need the first song still playing a few calls later."""
+    from mpd_sandbox import MpdSandbox
+
+    with MpdSandbox(songs_per_mood=3, song_seconds=60) as sandbox:
+        yield sandbox
+
+
 def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
     """Poll `condition` until it returns something truthy; that value, or None on timeout."""
     import time
