@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ferdata  # noqa: E402
-from train import parse_widths  # noqa: E402
+from train import parse_widths, weights_widths  # noqa: E402
 
 HEADS = ("original", "ferplus")
 
@@ -71,7 +71,7 @@ def prune(model, narrow, scores: dict[str, np.ndarray], widths: tuple[int, ...])
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, required=True, help="weights of the full network")
+    p.add_argument("--weights", type=Path, required=True, help="weights to narrow (a run's, or the full network's)")
     p.add_argument("--widths", required=True, help="channels per stage to keep, e.g. 16,48,128,256")
     p.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA)
     p.add_argument("--faces", type=int, default=2000, help="Training faces to score channels on")
@@ -83,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from emotion_net import WIDTHS, build_training_model, load_weights_into
 
-    if len(widths) != len(WIDTHS) or any(n < 1 or n > full for n, full in zip(widths, WIDTHS, strict=True)):
-        raise SystemExit(f"error: --widths needs {len(WIDTHS)} counts, each between 1 and {WIDTHS}")
+    source = weights_widths(args.weights) or WIDTHS
+    if len(widths) != len(source) or any(n < 1 or n > have for n, have in zip(widths, source, strict=True)):
+        raise SystemExit(f"error: --widths needs {len(source)} counts, each between 1 and {source}")
     training = ferdata.load(args.data)["Training"]
     faces = training.images[~training.not_a_face]
     faces = faces[np.random.default_rng(args.seed).choice(len(faces), args.faces, replace=False)]
 
-    model = build_training_model()
+    model = build_training_model(source)
     load_weights_into(model, args.weights)
     narrow = build_training_model(widths)
     prune(model, narrow, channel_scores(model, faces), widths)

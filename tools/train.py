@@ -95,6 +95,11 @@ def run_widths(run: Path) -> tuple[int, ...] | None:
     return parse_widths(run_options(run).widths)
 
 
+def weights_widths(weights: Path) -> tuple[int, ...] | None:
+    """The stage widths of a weights file: its run's, or the full network's outside a run folder."""
+    return run_widths(weights.parent) if (weights.parent / "args.json").exists() else None
+
+
 def save_options(args: argparse.Namespace) -> None:
     """OUT/args.json: the run's options as strings (lists of them), read back by saved_options()."""
     options = {k: [str(x) for x in v] if isinstance(v, list) else str(v) for k, v in vars(args).items()}
@@ -248,9 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = len(train_arrays[0]) // args.batch
     teachers = []
     for weights in args.teacher or ():
-        # A weights file outside a run folder is taken to be the full network.
-        in_run = (weights.parent / "args.json").exists()
-        teachers.append(build_training_model(run_widths(weights.parent) if in_run else None))
+        teachers.append(build_training_model(weights_widths(weights)))
         load_weights_into(teachers[-1], weights)
     dataset = make_dataset(train_arrays, args, tf, teachers)
 
