@@ -91,6 +91,7 @@ class EmotionClassifier:
                 f"(1, H, W, 1) grey faces and returns (1, {len(LABELS)}) scores"
             )
         self.input_size = (shape[2], shape[1])  # (width, height) as OpenCV wants it
+        self._quantised = _quantisation_table(self._input)
 
     def preprocess(self, face: np.ndarray) -> np.ndarray:
         """A face crop (grey H×W or BGR H×W×3, uint8, any size) as the model's input tensor."""
@@ -108,14 +109,8 @@ class EmotionClassifier:
         face = central_square(face)
         shrinking = face.shape[1] > self.input_size[0] or face.shape[0] > self.input_size[1]
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        grey = cv2.resize(face, self.input_size, interpolation=interpolation).astype(np.float32)
-        dtype = self._input["dtype"]
-        scale, zero_point = self._input["quantization"]
-        if dtype == np.float32:
-            tensor = grey
-        else:
-            info = np.iinfo(dtype)
-            tensor = np.clip(np.round(grey / scale + zero_point), info.min, info.max).astype(dtype)
+        grey = cv2.resize(face, self.input_size, interpolation=interpolation)
+        tensor = grey.astype(np.float32) if self._quantised is None else self._quantised[grey]
         return tensor[None, :, :, None]
 
     def invoke(self) -> None:
@@ -133,6 +128,20 @@ class EmotionClassifier:
         total = float(scores.sum())
         probs = scores / total if total > 0 else np.full(len(LABELS), 1.0 / len(LABELS), np.float32)
         return {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
+
+
+def _quantisation_table(tensor: dict[str, Any]) -> np.ndarray | None:
+    """Every 0..255 pixel's quantised value for an integer input tensor (None for a float one).
+
+    The resized crop is still uint8, so quantising it is one table look-up per
+    pixel instead of a divide, round and clip over floats.
+    """
+    dtype = tensor["dtype"]
+    if dtype == np.float32:
+        return None
+    scale, zero_point = tensor["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(np.arange(256, dtype=np.float32) / scale + zero_point), info.min, info.max).astype(dtype)
 
 
 def central_square(image: np.ndarray) -> np.ndarray:
