@@ -122,6 +122,14 @@ def test_a_narrowed_run_keeps_its_widths_for_average_and_export(tmp_path):
     assert "--widths" not in train.saved_options(tmp_path)
 
 
+def test_a_weights_file_knows_its_widths_from_its_run_folder(tmp_path):
+    run = tmp_path / "slim"
+    run.mkdir()
+    train.save_options(train.parse_args(["--out", str(run), "--widths", "16,48,96,192"]))
+    assert train.weights_widths(run / "swa.weights.h5") == (16, 48, 96, 192)
+    assert train.weights_widths(tmp_path / "loose.weights.h5") is None  # outside a run: the full network
+
+
 def test_a_distilled_run_resumes_with_all_its_teachers_and_the_mirror_switch(tmp_path):
     teachers = ["runs/a/swa.weights.h5", "runs/b/swa.weights.h5"]
     started = train.parse_args(["--out", str(tmp_path), "--teacher", *teachers, "--teacher-mirror"])

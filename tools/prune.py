@@ -6,7 +6,8 @@ weights in the convolution that reads them. This keeps, for every convolution,
 the channels that matter most, scored as mean |activation| on Training faces
 times the norm of the next layer's weights that read that channel, and copies
 the surviving slices into the narrower network. A short training cycle from
-the result (tools/train.py --init ... --widths ...) recovers what was lost.
+the result (tools/train.py --init ... --widths ...) recovers what was lost. The
+weights may be a narrowed run's too: their run folder says their widths.
 
     python tools/prune.py --weights runs/cycle6/swa.weights.h5 --widths 16,48,128,256 \
         --out runs/prune/pruned16-48.weights.h5
