@@ -154,7 +154,7 @@ def training_arrays(split: ferdata.Split, args: argparse.Namespace):
     return images, onehot, soft.astype(np.float32), w_original, w_ferplus
 
 
-def augment(images, tf, zoom: tuple[float, float]):
+def augment(images, tf, zoom_range: tuple[float, float]):
     """Random flip, rotation, zoom, shift, brightness/contrast and erasing on a batch.
 
     One projective transform per image instead of a chain of Keras layers keeps
@@ -164,7 +164,7 @@ def augment(images, tf, zoom: tuple[float, float]):
     size = float(images.shape[1])
     centre = (size - 1) / 2
     angle = tf.random.uniform([b], -15.0, 15.0) * math.pi / 180
-    zoom = tf.random.uniform([b], *zoom)
+    zoom = tf.random.uniform([b], *zoom_range)
     shift = tf.random.uniform([b, 2], -0.1, 0.1) * size
     flip = tf.where(tf.random.uniform([b]) < 0.5, -1.0, 1.0)
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
