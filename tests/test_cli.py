@@ -9,8 +9,9 @@ import numpy as np
 from conftest import ROOT, labelled_faces, one_line_error
 
 
-def moodbox(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "moodbox", *args], capture_output=True, text=True, cwd=cwd)
+def moodbox(*args: str, cwd=ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "moodbox", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
 def test_classify_whole_images_prints_one_json_line_per_image():
@@ -69,3 +70,44 @@ def test_bad_config_value(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model:\n  threads: lots\n")
     one_line_error(moodbox("--config", str(cfg), "classify", "x.png"), "model.threads must be an integer")
+
+
+def test_config_may_follow_the_command(tmp_path):
+    """`moodbox classify --config FILE`, as people type it, and the old order still works."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  threads: lots\n")
+    for command in (["classify", "x.png"], ["watch", "x"], ["run"], ["check"]):
+        after = moodbox(*command, "--config", str(cfg))
+        one_line_error(after, "model.threads must be an integer")
+    one_line_error(moodbox("--config", str(cfg), "check"), "model.threads must be an integer")
+    good = tmp_path / "good.yaml"
+    good.write_text("")
+    one_line_error(moodbox("--config", str(good), "classify", "--config", str(cfg), "x.png"), "model.threads")
+
+
+def test_an_empty_config_in_another_folder_finds_the_shipped_model(tmp_path):
+    (tmp_path / "config.yaml").write_text("")
+    _, face = labelled_faces()[0]
+    result = moodbox("classify", "--whole", str(face), "--config", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["faces"][0]["emotion"]
+
+
+def test_a_fifo_as_config_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    one_line_error(moodbox("--config", str(fifo), "check", timeout=30), "is not a regular file")
+    one_line_error(moodbox("--config", "/dev/zero", "check", timeout=30), "is not a regular file")
+
+
+def test_binary_and_utf16_configs_are_one_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    for content in ("model:\n  threads: 2\n".encode("utf-16"), bytes(range(256))):
+        cfg.write_bytes(content)
+        one_line_error(moodbox("check", "--config", str(cfg)), "not UTF-8 text")
+
+
+def test_a_watch_source_under_an_unknown_home_is_one_line(tmp_path):
+    one_line_error(moodbox("watch", "~nosuchuser/clips"), "no user with a home for '~nosuchuser/clips'")

@@ -123,3 +123,100 @@ def test_gpio_section_switches_controls_on(tmp_path):
     cfg = config.load(write(tmp_path, "gpio:\n  skip_button: 17\n  led: 22\n"))
     assert cfg.gpio == config.GpioConfig(skip_button=17, led=22)
     assert config.load(write(tmp_path, "gpio:\n")).gpio is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("camera:\n  fps: .nan\n", "camera.fps must be a finite number; got nan"),
+        ("mood:\n  dwell: .nan\n", "mood.dwell must be a finite number; got nan"),
+        ("mood:\n  away_after: .inf\n", "mood.away_after must be a finite number; got inf"),
+        ("mpd:\n  timeout: -.inf\n", "mpd.timeout must be a finite number; got -inf"),
+        ("mood:\n  dwell: 1\n  smoothing: 2\n  dwell: 3\n", "key 'dwell' appears twice (lines 2 and 4)"),
+        ("model: {}\nmodel:\n  threads: 2\n", "key 'model' appears twice (lines 1 and 2)"),
+        ("gpio:\n  skip_button: 17\n  led: 17\n", "gpio.skip_button and gpio.led both use pin 17"),
+        ("gpio:\n  lock_button: 4\n  rgb_blue: 4\n", "gpio.lock_button and gpio.rgb_blue both use pin 4"),
+        ("model:\n  path: ~nosuchuser/e.tflite\n", "model.path: no user with a home for '~nosuchuser/e.tflite'"),
+        ("camera:\n  source: ~nosuchuser/clips\n", "camera.source: no user with a home for"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("threads: " + "7" * 5000 + "\n", "a number in it is too long"),
+    ],
+    ids=[
+        "fps-nan",
+        "dwell-nan",
+        "inf",
+        "minus-inf",
+        "dup-key",
+        "dup-section",
+        "pin",
+        "rgb-pin",
+        "tilde-path",
+        "tilde-source",
+        "deep",
+        "long-int",
+    ],
+)
+def test_hostile_values_are_one_line_errors(tmp_path, text, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 200
+
+
+def test_a_huge_value_is_shown_cut_short(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"model must be a mapping of keys, got \[\[\[.*\.\.\.$"):
+        config.load(write(tmp_path, "model: " + "[" * 200 + "]" * 200 + "\n"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["model:\n  threads: 2\n".encode("utf-16"), bytes(range(256)) * 4],
+    ids=["utf-16", "binary"],
+)
+def test_a_file_that_is_not_utf8_text_is_one_line(tmp_path, content):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(config.ConfigError, match=r"is not UTF-8 text .*; save it as UTF-8"):
+        config.load(path)
+
+
+def test_utf8_with_a_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes("model:\n  threads: 2\n".encode("utf-8-sig"))
+    assert config.load(path).model.threads == 2
+
+
+def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero"), tmp_path):
+        with pytest.raises(config.ConfigError, match="is not a regular file"):
+            config.load(path)
+
+
+def test_a_file_over_1_mb_is_refused(tmp_path):
+    path = write(tmp_path, "# padding\n" * 110_000)
+    with pytest.raises(config.ConfigError, match="larger than 1 MB"):
+        config.load(path)
+
+
+def test_merge_keys_are_not_duplicates(tmp_path):
+    cfg = config.load(write(tmp_path, "uplift: &u\n  sad: calm\nplaylists:\n  <<: *u\n  happy: joy\n"))
+    assert cfg.playlists.sad == "calm" and cfg.playlists.happy == "joy"
+
+
+def test_the_default_model_is_the_shipped_one_from_any_folder(tmp_path, monkeypatch):
+    """An empty config elsewhere must find the model moodbox came with, not models/ under the cwd."""
+    monkeypatch.chdir(tmp_path)
+    assert config.load(write(tmp_path, "")).model.path == ROOT / "models" / "emotion.tflite"
+    assert config.Config().model.path == ROOT / "models" / "emotion.tflite"
+
+
+def test_an_installed_venv_finds_the_model_beside_it(tmp_path, monkeypatch):
+    """tools/install.sh lays out PREFIX/venv and PREFIX/models."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "emotion.tflite").write_bytes(b"x")
+    monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "venv"))
+    assert tmp_path / "models" in config.model_folders()

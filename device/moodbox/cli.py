@@ -66,6 +66,7 @@ def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
 
 
 def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
+    config.expand_user(args.source, "SOURCE")
     vision = Vision.from_config(cfg)
     source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
     count, first_t, started = 0, None, time.perf_counter()
@@ -93,6 +94,8 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
     from moodbox.service import Service
 
+    if args.source is not None:
+        config.expand_user(args.source, "--source")
     return Service(cfg, source=args.source).run()
 
 
@@ -102,28 +105,39 @@ def _setup_logging() -> None:
     fmt = "%(levelname)s %(message)s" if under_journal else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.INFO, format=fmt, datefmt="%H:%M:%S")
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every connect at INFO
+    # OpenCV's own lines ("[ WARN:0@0.2] global cap_v4l.cpp ... can't open camera by index") would break
+    # the one-line errors and flood the journal while a camera is retried; our own messages say what failed.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodbox", description="Music that follows the listener's mood.")
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml)")
+    config_help = "config file (default: ./config.yaml)"
+    parser.add_argument("--config", type=Path, default=None, help=config_help)
+    # `moodbox run --config FILE` too, as people type it: SUPPRESS keeps a --config given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    classify = commands.add_parser("classify", help="find faces in images and print their emotion probabilities")
+    classify = commands.add_parser(
+        "classify", parents=[common], help="find faces in images and print their emotion probabilities"
+    )
     classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     classify.add_argument("--whole", action="store_true", help="use each whole image as the face crop")
     classify.set_defaults(run=_classify)
 
-    watch = commands.add_parser("watch", help="print a JSON line for every mood decision on a source")
+    watch = commands.add_parser("watch", parents=[common], help="print a JSON line for every mood decision on a source")
     watch.add_argument("source", metavar="SOURCE", help="picamera2, a camera index, a video file or an image folder")
     watch.add_argument("--realtime", action="store_true", help="play files at their own frame rate")
     watch.set_defaults(run=_watch)
 
-    run = commands.add_parser("run", help="the appliance: camera, mood, music, buttons and LED (systemd service)")
+    run = commands.add_parser(
+        "run", parents=[common], help="the appliance: camera, mood, music, buttons and LED (systemd service)"
+    )
     run.add_argument("--source", default=None, help="override camera.source (e.g. a video file for a demo)")
     run.set_defaults(run=_run)
 
-    check = commands.add_parser("check", help="self-test: model, camera, MPD and playlists, GPIO")
+    check = commands.add_parser("check", parents=[common], help="self-test: model, camera, MPD and playlists, GPIO")
     check.set_defaults(run=_check)
     return parser
 
