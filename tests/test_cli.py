@@ -63,7 +63,21 @@ def test_corrupt_model(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model:\n  path: bad.tflite\n")
     _, face = labelled_faces()[0]
-    one_line_error(moodbox("--config", str(cfg), "classify", str(face)), "not a usable TFLite model")
+    one_line_error(moodbox("--config", str(cfg), "classify", str(face)), "bad.json is missing", "restore models/")
+
+
+def test_damaged_model_is_one_line(tmp_path):
+    import shutil
+
+    model = tmp_path / "emotion.tflite"
+    shutil.copy(ROOT / "models" / "emotion.json", tmp_path)
+    data = bytearray((ROOT / "models" / "emotion.tflite").read_bytes())
+    data[len(data) // 2] ^= 0x40
+    model.write_bytes(bytes(data))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  path: emotion.tflite\n")
+    _, face = labelled_faces()[0]
+    one_line_error(moodbox("classify", str(face), "--config", str(cfg)), "does not match the sha256", "restore")
 
 
 def test_bad_config_value(tmp_path):

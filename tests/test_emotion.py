@@ -97,18 +97,93 @@ def test_corrupt_model_is_a_model_error(tmp_path):
     bad = tmp_path / "corrupt.tflite"
     bad.write_bytes(b"this is not a flatbuffer" * 10)
     with pytest.raises(ModelError, match="is not a usable TFLite model"):
-        EmotionClassifier(bad)
+        EmotionClassifier(bad, verify=False)
 
 
 def test_truncated_model_is_a_model_error(tmp_path, model_path):
     bad = tmp_path / "truncated.tflite"
     bad.write_bytes(model_path.read_bytes()[:4000])
     with pytest.raises(ModelError, match="is not a usable TFLite model"):
-        EmotionClassifier(bad)
+        EmotionClassifier(bad, verify=False)
 
 
 def test_wrong_shaped_model_is_a_model_error():
     from conftest import ROOT
 
     with pytest.raises(ModelError, match=r"has input \(1, 10\) and output \(1, 3\)"):
-        EmotionClassifier(ROOT / "tests" / "fixtures" / "wrong_shape.tflite")
+        EmotionClassifier(ROOT / "tests" / "fixtures" / "wrong_shape.tflite", verify=False)
+
+
+RESTORE = "restore models/emotion.tflite and models/emotion.json together"
+
+
+def copy_model(folder, model_path, meta=None):
+    """The shipped model and its emotion.json in `folder`, the json optionally edited."""
+    import json
+    import shutil
+
+    folder.mkdir(exist_ok=True)
+    model = folder / "emotion.tflite"
+    shutil.copy(model_path, model)
+    data = json.loads(model_path.with_suffix(".json").read_text())
+    (folder / "emotion.json").write_text(json.dumps(meta(data) if meta else data))
+    return model
+
+
+def test_the_shipped_model_matches_its_metadata(model_path):
+    import hashlib
+    import json
+
+    meta = json.loads(model_path.with_suffix(".json").read_text())
+    assert meta["sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert EmotionClassifier(model_path).labels == tuple(meta["labels"])
+
+
+def test_every_damaged_copy_is_refused(tmp_path, model_path):
+    """32 random bytes flipped: such copies used to load and run silently (5 of 12)."""
+    rng = np.random.default_rng(12)
+    good = model_path.read_bytes()
+    for n in range(12):
+        model = copy_model(tmp_path / f"copy{n}", model_path)
+        damaged = bytearray(good)
+        for i in rng.choice(len(damaged), 32, replace=False):
+            damaged[i] ^= int(rng.integers(1, 256))
+        model.write_bytes(bytes(damaged))
+        with pytest.raises(ModelError) as err:
+            EmotionClassifier(model)
+        assert "does not match the sha256 in emotion.json" in str(err.value) and RESTORE in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        (None, "model metadata .*emotion.json is missing"),
+        ("{ not json", "cannot read model metadata .*not valid JSON"),
+        ('["a list"]', "lacks sha256 or labels"),
+        (lambda m: {k: v for k, v in m.items() if k != "sha256"}, "lacks sha256 or labels"),
+        (lambda m: {**m, "sha256": "0" * 64}, "does not match the sha256"),
+        (lambda m: {**m, "labels": m["labels"][:6]}, "labels in .* must be the moods"),
+        (lambda m: {**m, "labels": [*m["labels"][:6], "bored"]}, "labels in .* must be the moods"),
+    ],
+    ids=["missing", "not-json", "not-a-mapping", "no-sha256", "wrong-sha256", "six-labels", "unknown-label"],
+)
+def test_metadata_problems_are_one_clear_line(tmp_path, model_path, meta, message):
+    model = copy_model(tmp_path, model_path, meta if callable(meta) else None)
+    if meta is None:
+        (tmp_path / "emotion.json").unlink()
+    elif isinstance(meta, str):
+        (tmp_path / "emotion.json").write_text(meta)
+    with pytest.raises(ModelError, match=message) as err:
+        EmotionClassifier(model)
+    assert RESTORE in str(err.value) and "\n" not in str(err.value)
+
+
+def test_labels_come_from_the_metadata_in_its_order(tmp_path, model_path, classifier):
+    """The output order is the json's: a model exported with another label order reads right."""
+    swapped = copy_model(tmp_path, model_path, lambda m: {**m, "labels": [*reversed(m["labels"])]})
+    reordered = EmotionClassifier(swapped)
+    assert reordered.labels == tuple(reversed(LABELS))
+    face = read_grey(FACES[0][1])
+    plain, flipped = classifier.predict(face), reordered.predict(face)
+    assert list(flipped) == list(reversed(LABELS))
+    assert [flipped[label] for label in reversed(LABELS)] == pytest.approx(list(plain.values()))

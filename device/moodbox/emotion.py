@@ -5,11 +5,17 @@ so the preprocessing here *is* the model's contract: grey, resized to the
 model's input with area averaging (or bilinear when enlarging), raw 0..255
 pixels fed through the input tensor's own quantisation. Nothing else
 normalises the face, because the network was trained on exactly that.
+
+The model is only trusted together with its metadata, emotion.json beside it:
+the file's sha256 must match (a damaged copy can load and run, giving quiet
+nonsense) and the labels, in the model's output order, come from there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +25,8 @@ import cv2
 import numpy as np
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+MAX_MODEL_BYTES = 50_000_000  # the shipped model is 1.2 MB; never read a stray multi-GB file into memory
+RESTORE = "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"
 
 
 class ModelError(RuntimeError):
@@ -37,13 +45,50 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Mute the C++ runtime's own stderr lines ("INFO: Created TensorFlow Lite XNNPACK delegate").
+def _read_model(path: Path) -> bytes:
+    """The model's bytes, read once: these very bytes are hashed and loaded."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelError(f"model file {path} is {size / 1e6:.0f} MB, too large to be the emotion model; {RESTORE}")
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror}; {RESTORE}") from None
 
-    LiteRT logs from native code with no Python switch to turn it off; those lines
-    would break the CLI's one-line errors and clutter the service journal. Its
-    real failures still reach us as Python exceptions.
+
+def _verified_labels(path: Path, content: bytes) -> tuple[str, ...]:
+    """The labels from emotion.json beside the model, once the model's bytes match its sha256."""
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except FileNotFoundError:
+        raise ModelError(f"model metadata {meta_path} is missing; {RESTORE}") from None
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not valid JSON"
+        raise ModelError(f"cannot read model metadata {meta_path} ({why}); {RESTORE}") from None
+    expected = meta.get("sha256") if isinstance(meta, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not isinstance(expected, str) or not isinstance(labels, list):
+        raise ModelError(f"model metadata {meta_path} lacks sha256 or labels; {RESTORE}")
+    if hashlib.sha256(content).hexdigest() != expected.lower():
+        raise ModelError(
+            f"model file {path} does not match the sha256 in {meta_path.name} (damaged or replaced); {RESTORE}"
+        )
+    if sorted(map(str, labels)) != sorted(LABELS) or len(labels) != len(LABELS):
+        raise ModelError(f"labels in {meta_path} must be the moods {', '.join(LABELS)}, once each; {RESTORE}")
+    return tuple(labels)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Mute native code's own stderr lines for one call (fd 2, so C and C++ writes too).
+
+    LiteRT ("INFO: Created TensorFlow Lite XNNPACK delegate") and OpenCV's
+    container parsers write straight to stderr with no Python switch to turn
+    them off; those lines would break the CLI's one-line errors and clutter the
+    service journal. Their real failures still reach us as Python exceptions.
+    Only for one-time set-up calls: anything else written to stderr meanwhile
+    is lost too.
     """
     saved = os.dup(2)
     try:
@@ -60,24 +105,28 @@ class EmotionClassifier:
 
     >>> clf = EmotionClassifier("models/emotion.tflite")
     >>> clf.predict(face)["happy"]
+
+    `verify=False` skips emotion.json (hash and labels, which are then LABELS):
+    only for host tools that evaluate a candidate .tflite before it has one.
     """
 
-    labels = LABELS
-
-    def __init__(self, model_path: str | Path, threads: int = 1) -> None:
+    def __init__(self, model_path: str | Path, threads: int = 1, verify: bool = True) -> None:
         path = Path(model_path)
         if not path.is_file():
-            raise ModelError(f"model file not found: {path}; set model.path to models/emotion.tflite")
+            raise ModelError(
+                f"model file not found: {path}; set model.path to the emotion.tflite that came with moodbox "
+                "(tools/install.sh puts it in /opt/moodbox/models/), or remove model.path to use it"
+            )
+        content = _read_model(path)
+        self.labels: tuple[str, ...] = _verified_labels(path, content) if verify else LABELS
         interpreter_class = _interpreter_class()
         try:
-            with _native_stderr_silenced():
-                self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            with native_stderr_silenced():
+                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(
-                f"model file {path} is not a usable TFLite model ({reason}); restore models/emotion.tflite"
-            ) from None
+            raise ModelError(f"model file {path} is not a usable TFLite model ({reason}); {RESTORE}") from None
         inp = self._interpreter.get_input_details()
         out = self._interpreter.get_output_details()
         if len(inp) != 1 or len(out) != 1:
@@ -85,10 +134,10 @@ class EmotionClassifier:
         self._input, self._output = inp[0], out[0]
         shape = tuple(int(n) for n in self._input["shape"])
         out_shape = tuple(int(n) for n in self._output["shape"])
-        if len(shape) != 4 or shape[0] != 1 or shape[3] != 1 or out_shape != (1, len(LABELS)):
+        if len(shape) != 4 or shape[0] != 1 or shape[3] != 1 or out_shape != (1, len(self.labels)):
             raise ModelError(
                 f"model file {path} has input {shape} and output {out_shape}; an emotion model takes "
-                f"(1, H, W, 1) grey faces and returns (1, {len(LABELS)}) scores"
+                f"(1, H, W, 1) grey faces and returns (1, {len(self.labels)}) scores, one per label; {RESTORE}"
             )
         self.input_size = (shape[2], shape[1])  # (width, height) as OpenCV wants it
         self._quantised = _quantisation_table(self._input)
@@ -126,8 +175,8 @@ class EmotionClassifier:
         scores = (raw - zero_point) * scale if scale else raw
         scores = np.clip(scores, 0.0, None)
         total = float(scores.sum())
-        probs = scores / total if total > 0 else np.full(len(LABELS), 1.0 / len(LABELS), np.float32)
-        return {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
+        probs = scores / total if total > 0 else np.full(len(self.labels), 1.0 / len(self.labels), np.float32)
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
 
 
 def _quantisation_table(tensor: dict[str, Any]) -> np.ndarray | None:
