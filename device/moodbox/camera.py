@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+
+from moodbox.native import native_stderr_silenced
 
 # FFmpeg writes its own lines to stderr ("moov atom not found"); our errors say it in one line instead.
 # Read when OpenCV first opens a video, so setting it here, before any capture, is in time.
@@ -64,7 +67,8 @@ class VideoFileSource:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise CameraError(f"video file not found: {path}; check camera.source or the path given")
-        self._cap = cv2.VideoCapture(str(path))
+        with native_stderr_silenced():  # OpenCV's AVI parser prints "Unexpected element" for a cut file
+            self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise CameraError(f"cannot decode video {path}; use a file OpenCV/ffmpeg can read (mp4, avi, mkv)")
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -83,30 +87,94 @@ class VideoFileSource:
 
 
 class ImageFolderSource:
-    """Every image in a folder, in name order, as frames `1/fps` apart."""
+    """Every image in a folder, in name order, as frames `1/fps` apart.
+
+    A file that cannot be a frame (empty, a folder or a FIFO named x.png, a
+    broken link, unreadable, over-sized or not an image) is skipped with one
+    warning. Files that vanish are dropped; a folder that vanishes, or loses
+    every image left to show, is a lost source: one CameraError, as for a
+    camera that stops.
+    """
 
     live = False
+    MAX_BYTES = 50_000_000  # a 640x480 frame is ~0.5 MB; never read a stray huge file into memory
 
     def __init__(self, folder: Path, fps: float = 10.0) -> None:
-        self._paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.folder = folder
+        self._paths = self._listing()
         if not self._paths:
             raise CameraError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}; check the path")
         self.fps = fps
         self._index = 0
+
+    def _listing(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as e:
+            raise CameraError(
+                f"image folder {self.folder} is gone or unreadable ({e.strerror}); check camera.source "
+                "or the path given"
+            ) from None
 
     def read(self) -> Frame | None:
         while self._index < len(self._paths):
             path = self._paths[self._index]
             t = self._index / self.fps
             self._index += 1
-            image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
-            if image is not None:
+            image = self._load(path)
+            if isinstance(image, np.ndarray):
                 return Frame(image, t)
-            log.warning("skipping %s: not a readable image", path)
+            if image is _VANISHED:
+                self._forget_vanished()
+            else:
+                log.warning("skipping %s: %s", path, image)
         return None
+
+    def _forget_vanished(self) -> None:
+        """A file is gone: drop every vanished one, or fail like a lost camera if nothing is left."""
+        present = set(self._listing())
+        left = [p for p in self._paths[self._index :] if p in present]
+        gone = len(self._paths) - self._index - len(left) + 1
+        if not left:
+            raise CameraError(
+                f"the images in folder {self.folder} vanished while being read; put them back or check camera.source"
+            )
+        log.warning("%d image(s) vanished from %s; going on with the %d left", gone, self.folder, len(left))
+        self._paths = self._paths[: self._index] + left
+
+    def _load(self, path: Path) -> np.ndarray | str:
+        """The decoded image, or why it cannot be a frame (_VANISHED when the file is gone)."""
+        try:
+            # O_NONBLOCK: a FIFO named x.png must not block the frame loop waiting for a writer.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return "a broken link" if path.is_symlink() else _VANISHED
+        except OSError as e:
+            return f"cannot open it ({e.strerror})"
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return "not a regular file"
+            if info.st_size == 0:
+                return "an empty file"
+            if info.st_size > self.MAX_BYTES:
+                return f"larger than {self.MAX_BYTES // 1_000_000} MB"
+            data = np.frombuffer(os.read(fd, info.st_size), np.uint8)
+        except OSError as e:
+            return f"cannot read it ({e.strerror})"
+        finally:
+            os.close(fd)
+        try:
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        except cv2.error:  # e.g. a header claiming more than OPENCV_IO_MAX_IMAGE_PIXELS
+            return "too large or damaged to decode"
+        return "not a readable image" if image is None else image
 
     def close(self) -> None:
         self._index = len(self._paths)
+
+
+_VANISHED = "vanished"
 
 
 class UsbCamera:

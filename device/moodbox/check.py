@@ -1,21 +1,27 @@
 """`moodbox check`: a self-test for a person at a terminal.
 
 One line per check, `OK` or `FAIL` with what to do about it; the exit status
-is non-zero when anything failed. Every check runs even after a failure, so
-one run shows everything that needs fixing.
+is non-zero when anything failed. Every check runs even after a failure, even
+one nobody foresaw, so one run shows everything that needs fixing and never
+ends in a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import mpd
 import numpy as np
 
 from moodbox.camera import CameraError, open_source
 from moodbox.config import Config
 from moodbox.emotion import EmotionClassifier, ModelError
+from moodbox.faces import DetectorError
+from moodbox.pipeline import build_tracker
 from moodbox.player import Player, PlayerError
 
 CAMERA_GRACE = 5.0  # seconds a live camera gets to deliver its first frame
@@ -27,12 +33,30 @@ def _model(cfg: Config) -> str:
     return f"{cfg.model.path} loads and runs"
 
 
-def _camera(cfg: Config) -> str:
-    source = open_source(cfg.camera.source, fps=cfg.camera.fps, give_up_after=CAMERA_GRACE)
+def _detector(cfg: Config) -> str:
+    build_tracker(cfg)
+    return f"{cfg.detector.kind} face detector loads"
+
+
+@contextlib.contextmanager
+def _retries_unlogged(part: str) -> Iterator[None]:
+    """A part's own "failed; retrying" warnings: its FAIL line already says it, once."""
+    part_log = logging.getLogger(f"moodbox.{part}")
+    level = part_log.level
+    part_log.setLevel(logging.ERROR)
     try:
-        frame = source.read()
+        yield
     finally:
-        source.close()
+        part_log.setLevel(level)
+
+
+def _camera(cfg: Config) -> str:
+    with _retries_unlogged("camera"):
+        source = open_source(cfg.camera.source, fps=cfg.camera.fps, give_up_after=CAMERA_GRACE)
+        try:
+            frame = source.read()
+        finally:
+            source.close()
     if frame is None:
         raise CameraError(f"{cfg.camera.source} delivered no frame; check camera.source")
     height, width = frame.image.shape[:2]
@@ -40,6 +64,11 @@ def _camera(cfg: Config) -> str:
 
 
 def _mpd(cfg: Config) -> str:
+    with _retries_unlogged("player"):
+        return _mpd_answers(cfg)
+
+
+def _mpd_answers(cfg: Config) -> str:
     player = Player(cfg.mpd, cfg.playlist_for())
     try:
         if not player.connect():
@@ -48,6 +77,11 @@ def _mpd(cfg: Config) -> str:
                 "(sudo systemctl start mpd) or fix mpd.host/mpd.port"
             )
         problems = player.check_playlists()
+    except mpd.CommandError as e:
+        raise PlayerError(
+            f"MPD at {player.address} refused a command ({e}); set mpd.password to a password MPD grants "
+            "read and control with (mpd.conf `password`), or fix MPD's default_permissions"
+        ) from None
     finally:
         player.close()
     if problems:
@@ -73,20 +107,32 @@ def _gpio(cfg: Config) -> str:
     return "buttons and LEDs claimed their pins"
 
 
-CHECKS: tuple[tuple[str, Callable[[Config], str]], ...] = (
-    ("model", _model),
-    ("camera", _camera),
-    ("mpd", _mpd),
-    ("gpio", _gpio),
+CHECKS: tuple[tuple[str, Callable[[Config], str], str], ...] = (
+    # name, check, what to do when it fails in a way it does not explain itself
+    ("model", _model, "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"),
+    ("detector", _detector, "set detector.kind: haar, or detector.model to a YuNet ONNX file"),
+    ("camera", _camera, "check camera.source and the camera's cable"),
+    ("mpd", _mpd, "check that MPD runs (systemctl status mpd) and the mpd.* settings"),
+    ("gpio", _gpio, "check the gpio pins, or remove the gpio section"),
 )
+EXPLAINED = (ModelError, DetectorError, CameraError, PlayerError, RuntimeError, OSError)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 def run_checks(args: argparse.Namespace, cfg: Config) -> int:
     failed = 0
-    for name, check in CHECKS:
+    for name, check, fix in CHECKS:
         try:
-            print(f"OK   {name}: {check(cfg)}", flush=True)
-        except (ModelError, CameraError, PlayerError, RuntimeError, OSError) as e:
+            line = f"OK   {name}: {check(cfg)}"
+        except EXPLAINED as e:
+            line = f"FAIL {name}: {_one_line(e)}"
+        except Exception as e:  # one part failing in a way nobody foresaw must not hide the others
+            line = f"FAIL {name}: {type(e).__name__}: {_one_line(e)}; {fix}"
+        if line.startswith("FAIL"):
             failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
+        print(line, flush=True)
     return 1 if failed else 0

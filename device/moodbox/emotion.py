@@ -13,16 +13,15 @@ nonsense) and the labels, in the model's output order, come from there.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from moodbox.native import native_stderr_silenced
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 MAX_MODEL_BYTES = 50_000_000  # the shipped model is 1.2 MB; never read a stray multi-GB file into memory
@@ -77,27 +76,6 @@ def _verified_labels(path: Path, content: bytes) -> tuple[str, ...]:
     if sorted(map(str, labels)) != sorted(LABELS) or len(labels) != len(LABELS):
         raise ModelError(f"labels in {meta_path} must be the moods {', '.join(LABELS)}, once each; {RESTORE}")
     return tuple(labels)
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Mute native code's own stderr lines for one call (fd 2, so C and C++ writes too).
-
-    LiteRT ("INFO: Created TensorFlow Lite XNNPACK delegate") and OpenCV's
-    container parsers write straight to stderr with no Python switch to turn
-    them off; those lines would break the CLI's one-line errors and clutter the
-    service journal. Their real failures still reach us as Python exceptions.
-    Only for one-time set-up calls: anything else written to stderr meanwhile
-    is lost too.
-    """
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class EmotionClassifier:

@@ -25,6 +25,8 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from moodbox.native import native_stderr_silenced
+
 Policy = Literal["largest", "centre"]
 
 
@@ -87,9 +89,14 @@ class YuNetDetector:
                 "and set detector.model to its path, or set detector.kind: haar"
             )
         try:
-            self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
+            with native_stderr_silenced():  # OpenCV's DNN importer prints dozens of lines about a wrong file
+                self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
         except cv2.error as e:
-            raise DetectorError(f"cannot load YuNet model {model} ({e.err}); use a YuNet ONNX file") from None
+            reason = " ".join(str(e.err).split())[:200]
+            raise DetectorError(
+                f"cannot load YuNet model {model} ({reason}); set detector.model to a YuNet ONNX file "
+                "(face_detection_yunet_2023mar.onnx) or detector.kind: haar"
+            ) from None
 
     def detect(self, grey: np.ndarray, min_size: int, max_size: int) -> list[Box]:
         bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
