@@ -1,6 +1,9 @@
 """tools/install.sh --dry-run: every action printed, nothing changed."""
 
+import os
 import subprocess
+
+import pytest
 
 from conftest import ROOT
 
@@ -48,3 +51,48 @@ def test_an_edited_config_is_never_overwritten(tmp_path):
 def test_unknown_option_is_one_line(tmp_path):
     result = subprocess.run(["bash", str(SCRIPT), "--frobnicate"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == "install.sh: unknown option --frobnicate; see --help\n"
+
+
+def test_the_config_is_written_private_and_never_chmodded(tmp_path):
+    """It holds mpd.password: root:moodbox 640 from the start, and an upgrade leaves an existing file alone."""
+    result, _, etc, _ = dry_run(tmp_path)
+    assert f"+ write {etc}/config.yaml (root:moodbox 640)" in result.stdout
+    assert "chmod" not in result.stdout
+    etc.mkdir()
+    (etc / "config.yaml").write_text("mpd:\n  password: hunter2\n")
+    (etc / "config.yaml").chmod(0o600)
+    result, *_ = dry_run(tmp_path)
+    assert f"+ write {etc}/config.yaml.new (root:moodbox 640)" in result.stdout
+    assert "chmod" not in result.stdout and "every user can read" not in result.stdout
+    assert (etc / "config.yaml").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_old_world_readable_config_is_reported_not_changed(tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "config.yaml").write_text("mpd:\n  password: hunter2\n")
+    (etc / "config.yaml").chmod(0o644)
+    result, *_ = dry_run(tmp_path)
+    assert f"warning: every user can read {etc}/config.yaml" in result.stdout
+    assert f"sudo chown root:moodbox {etc}/config.yaml && sudo chmod 640 {etc}/config.yaml" in result.stdout
+    assert (etc / "config.yaml").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root, as install.sh does")
+def test_write_private_really_writes_640_and_replaces_whole(tmp_path):
+    """The function install.sh writes the config with, run for real (group nogroup stands in for moodbox)."""
+    import grp
+
+    function = subprocess.run(
+        ["sed", "-n", "/^write_private() {/,/^}/p", str(SCRIPT)], capture_output=True, text=True, check=True
+    ).stdout
+    assert function
+    target = tmp_path / "config.yaml"
+    target.write_text("old\n")
+    script = f'set -euo pipefail\nDRY_RUN=0\nSERVICE_USER=nogroup\n{function}\nwrite_private "$1" "$2"\n'
+    subprocess.run(["bash", "-c", script, "bash", str(target), "mpd:\n  password: x"], check=True)
+    assert target.read_text() == "mpd:\n  password: x\n"
+    info = target.stat()
+    assert info.st_mode & 0o777 == 0o640
+    assert (info.st_uid, grp.getgrgid(info.st_gid).gr_name) == (0, "nogroup")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]

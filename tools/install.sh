@@ -7,8 +7,9 @@
 # What it does: apt packages (mpd, picamera2, lgpio, venv), a system user
 # `moodbox` in the video and gpio groups, the code and model under PREFIX, a
 # venv with --system-site-packages (picamera2 comes from apt), the config at
-# /etc/moodbox/config.yaml (an edited one is never overwritten: the new default
-# goes beside it as config.yaml.new), the systemd unit, enabled and started.
+# /etc/moodbox/config.yaml, root:moodbox 640 as it holds mpd.password (an existing
+# one is never overwritten or re-permissioned: the new default goes beside it as
+# config.yaml.new), the systemd unit, enabled and started.
 set -euo pipefail
 
 PREFIX=/opt/moodbox
@@ -94,6 +95,17 @@ system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null |
 run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$PREFIX/src" ${system_numpy:+"numpy==$system_numpy"}
 
 note "config $ETC/config.yaml"
+# The config holds mpd.password: root and the service user read it, nobody else. A new file is private
+# from its first byte (mktemp makes it 600) and moved into place whole; an existing one is never touched.
+write_private() {  # write_private PATH TEXT
+    if ((DRY_RUN)); then echo "+ write $1 (root:$SERVICE_USER 640)"; return; fi
+    local tmp
+    tmp=$(mktemp "$1.XXXXXX")
+    printf '%s\n' "$2" > "$tmp"
+    chown "root:$SERVICE_USER" "$tmp"
+    chmod 640 "$tmp"
+    mv -f "$tmp" "$1"
+}
 run install -d -m 755 "$ETC"
 default_config=$(sed "s|^  path: models/emotion.tflite|  path: $PREFIX/models/emotion.tflite|" "$SRC/config.yaml")
 if [[ -e "$ETC/config.yaml" ]]; then
@@ -101,12 +113,15 @@ if [[ -e "$ETC/config.yaml" ]]; then
         echo "  unchanged default, kept"
     else
         echo "  edited config kept; the new default is written beside it as config.yaml.new"
-        if ((DRY_RUN)); then echo "+ write $ETC/config.yaml.new"; else printf '%s\n' "$default_config" > "$ETC/config.yaml.new"; fi
+        write_private "$ETC/config.yaml.new" "$default_config"
+    fi
+    if [[ -n "$(find "$ETC/config.yaml" -maxdepth 0 -perm /o=rwx)" ]]; then
+        echo "  warning: every user can read $ETC/config.yaml (and mpd.password in it); left as it is."
+        echo "  to fix: sudo chown root:$SERVICE_USER $ETC/config.yaml && sudo chmod 640 $ETC/config.yaml"
     fi
 else
-    if ((DRY_RUN)); then echo "+ write $ETC/config.yaml"; else printf '%s\n' "$default_config" > "$ETC/config.yaml"; fi
+    write_private "$ETC/config.yaml" "$default_config"
 fi
-run chmod 644 "$ETC/config.yaml"
 
 note "systemd unit"
 unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/moodbox.service")
