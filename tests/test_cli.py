@@ -125,3 +125,13 @@ def test_binary_and_utf16_configs_are_one_line(tmp_path):
 
 def test_a_watch_source_under_an_unknown_home_is_one_line(tmp_path):
     one_line_error(moodbox("watch", "~nosuchuser/clips"), "no user with a home for '~nosuchuser/clips'")
+
+
+def test_a_missing_usb_camera_brings_no_opencv_lines(tmp_path):
+    """OpenCV's "[ WARN:0@0.2] global cap_v4l.cpp ... can't open camera by index" came twice per retry."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("camera:\n  give_up_after: 1\n")
+    result = moodbox("watch", "9", "--config", str(cfg))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("moodbox: camera /dev/video9 delivered no frame")
+    assert "VIDEOIO" not in result.stderr and "[ WARN" not in result.stderr
