@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FACES, ROOT, one_line_error
 
-PARTS = ("model", "detector", "camera", "mpd", "gpio")
+PARTS = ("model", "camera", "mpd", "gpio", "detector")
 
 
 def check(config_text, tmp_path):

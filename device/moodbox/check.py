@@ -110,10 +110,10 @@ def _gpio(cfg: Config) -> str:
 CHECKS: tuple[tuple[str, Callable[[Config], str], str], ...] = (
     # name, check, what to do when it fails in a way it does not explain itself
     ("model", _model, "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"),
-    ("detector", _detector, "set detector.kind: haar, or detector.model to a YuNet ONNX file"),
     ("camera", _camera, "check camera.source and the camera's cable"),
     ("mpd", _mpd, "check that MPD runs (systemctl status mpd) and the mpd.* settings"),
     ("gpio", _gpio, "check the gpio pins, or remove the gpio section"),
+    ("detector", _detector, "set detector.kind: haar, or detector.model to a YuNet ONNX file"),
 )
 EXPLAINED = (ModelError, DetectorError, CameraError, PlayerError, RuntimeError, OSError)
 
