@@ -220,3 +220,11 @@ def test_an_installed_venv_finds_the_model_beside_it(tmp_path, monkeypatch):
     (tmp_path / "models" / "emotion.tflite").write_bytes(b"x")
     monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "venv"))
     assert tmp_path / "models" in config.model_folders()
+
+
+def test_a_billion_laughs_is_refused_without_expanding_it(tmp_path):
+    """Aliases nest 10^12 items in 700 bytes: the error line must not try to print them all."""
+    items = ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    items += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
+    with pytest.raises(config.ConfigError, match=r"model must be a mapping of keys, got \[\['lol'"):
+        config.load(write(tmp_path, "model: [" + ", ".join(items) + "]\n"))

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import math
 import os
+import reprlib
 import stat
 import sys
 import types
@@ -254,9 +255,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 3, 4, 4, 50, 50
+
+
 def _show(raw: Any) -> str:
-    """A value for an error line: its repr, cut short so one line stays one short line."""
-    text = repr(raw)
+    """A value for an error line, cut short: one line stays one short line, and a "billion laughs" of
+    YAML aliases is never expanded (reprlib stops at a few levels and items)."""
+    text = _SHORT.repr(raw)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
