@@ -92,8 +92,8 @@ class EmotionClassifier:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(
-                f"model file not found: {path}; set model.path to the emotion.tflite that came with moodbox "
-                "(tools/install.sh puts it in /opt/moodbox/models/), or remove model.path to use it"
+                f"model file not found: {path}; set model.path to an emotion.tflite with its emotion.json beside "
+                "it, or rerun tools/install.sh to restore /opt/moodbox/models/"
             )
         content = _read_model(path)
         self.labels: tuple[str, ...] = _verified_labels(path, content) if verify else LABELS
