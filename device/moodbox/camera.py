@@ -164,6 +164,8 @@ class ImageFolderSource:
             return f"cannot read it ({e.strerror})"
         finally:
             os.close(fd)
+        if data[:8].tobytes() == PNG_SIGNATURE and data[-12:].tobytes() != PNG_END:
+            return "a PNG cut short (still being copied?)"  # checked here: libpng would print its own line
         try:
             image = cv2.imdecode(data, cv2.IMREAD_COLOR)
         except cv2.error:  # e.g. a header claiming more than OPENCV_IO_MAX_IMAGE_PIXELS
@@ -175,6 +177,8 @@ class ImageFolderSource:
 
 
 _VANISHED = "vanished"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\0\0\0\0IEND\xaeB`\x82"  # the empty IEND chunk every complete PNG ends with
 
 
 class UsbCamera:
