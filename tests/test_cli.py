@@ -123,8 +123,11 @@ def test_binary_and_utf16_configs_are_one_line(tmp_path):
         one_line_error(moodbox("check", "--config", str(cfg)), "not UTF-8 text")
 
 
-def test_a_watch_source_under_an_unknown_home_is_one_line(tmp_path):
+def test_a_source_under_an_unknown_home_is_one_line(tmp_path):
     one_line_error(moodbox("watch", "~nosuchuser/clips"), "no user with a home for '~nosuchuser/clips'")
+    (tmp_path / "c.yaml").write_text("")
+    result = moodbox("run", "--source", "~nosuchuser/clip.avi", "--config", str(tmp_path / "c.yaml"))
+    one_line_error(result, "--source: no user with a home for '~nosuchuser/clip.avi'")
 
 
 def test_a_missing_usb_camera_brings_no_opencv_lines(tmp_path):
