@@ -131,6 +131,7 @@ class Player:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._trouble: _Trouble | None = None  # what keeps MPD from us, since when, how often tried
+        self._quiet = False  # inside connect(): failures go to its caller, not the log
         self._next_poll = 0.0
         self._random = random.Random(seed)
         self._recent: deque[tuple[str, str]] = deque(maxlen=200)  # (songid, file) of songs heard
@@ -158,10 +159,15 @@ class Player:
         """Connect now: True on success, False if MPD cannot be reached (retried with backoff later).
 
         Raises PlayerError (AnotherInstance when another moodbox steers this MPD) when MPD refuses
-        us in a way a person must fix; that is also kept in `problem` and retried slowly.
+        us in a way a person must fix; that is also kept in `problem` and retried slowly. Nothing is
+        logged here: the caller has the answer (the background retries log what persists).
         """
-        if self._open():
-            return True
+        self._quiet = True
+        try:
+            if self._open():
+                return True
+        finally:
+            self._quiet = False
         if self.problem is not None:
             raise self.problem
         return False
@@ -198,10 +204,14 @@ class Player:
             return
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         if self.settings.password:
-            fix = 'give that password read,add,control in MPD\'s mpd.conf (password "...@read,add,control")'
-        else:
-            fix = "set mpd.password in the config to MPD's password (the password line in MPD's mpd.conf)"
-        raise PlayerError(f"MPD at {self.address} does not let moodbox run {shown} (no permission); {fix}")
+            raise PlayerError(
+                f"MPD at {self.address} does not let the password in mpd.password run {shown}; give it "
+                'read,add,control in MPD\'s mpd.conf (password "...@read,add,control")'
+            )
+        raise PlayerError(
+            f"MPD at {self.address} wants a password (it does not let moodbox run {shown} without one); "
+            "set mpd.password in the config to MPD's password, or grant read,add,control in its default_permissions"
+        )
 
     def _refusal(self, error: mpd.CommandError) -> PlayerError:
         if error.errno == FailureResponseCode.PASSWORD:
@@ -244,51 +254,64 @@ class Player:
     def _unreachable(self, error: BaseException) -> None:
         self._drop()
         self._backoff = min(max(self._backoff * 2, 0.5), 2.0)
-        what = f"MPD at {self.address} unreachable ({str(error) or type(error).__name__})"
-        self._troubled("unreachable", what, self._backoff, logging.WARNING, None)
+        why = str(error) or type(error).__name__
+        self._troubled("unreachable", f"MPD at {self.address} unreachable ({why})", why, self._backoff, None)
 
     def _refused(self, problem: PlayerError) -> None:
         self._drop()
-        self._troubled(str(problem), str(problem), self.RETRY_REFUSED, logging.ERROR, problem)
+        self._troubled(str(problem), str(problem), str(problem), self.RETRY_REFUSED, problem)
 
-    def _troubled(self, kind: str, what: str, retry_in: float, level: int, problem: PlayerError | None) -> None:
-        """Note a failed connection: said once, then summarised every SUMMARY_EVERY seconds while it lasts."""
+    def _troubled(self, kind: str, what: str, why: str, retry_in: float, problem: PlayerError | None) -> None:
+        """Note a failed connection; `kind` tells a new trouble from the same one again."""
         now = self._clock()
         self.last_error, self.problem, self._retry_at = what, problem, now + retry_in
         trouble = self._trouble
         if trouble is None or trouble.kind != kind:
             since = trouble.since if trouble is not None else now
-            self._trouble = _Trouble(kind, since, now + self.SUMMARY_EVERY)
-            if kind == "unreachable":
+            level = logging.WARNING if problem is None else logging.ERROR  # a person must act on a refusal
+            trouble = self._trouble = _Trouble(kind, since, retry_in, level)
+        else:
+            trouble.attempts += 1
+        trouble.what, trouble.why = what, why
+        if not self._quiet:
+            self._say(trouble)
+
+    def _say(self, trouble: _Trouble) -> None:
+        """Say a trouble once, then summarise it every SUMMARY_EVERY seconds while it lasts.
+
+        connect() says nothing (its caller hears it); the next background call says it instead.
+        """
+        now = self._clock()
+        if not trouble.said:
+            trouble.said, trouble.next_summary = True, now + self.SUMMARY_EVERY
+            if trouble.kind == "unreachable":
                 log.log(
-                    level,
+                    trouble.level,
                     "%s; retrying every %.0f s and reporting every %.0f min until it is back; "
                     "start MPD (sudo systemctl start mpd) or fix mpd.host/mpd.port",
-                    what,
-                    max(retry_in, 2.0),
+                    trouble.what,
+                    max(trouble.retry_in, 2.0),
                     self.SUMMARY_EVERY / 60,
                 )
             else:
-                log.log(level, "%s (retrying every %.0f s)", what, retry_in)
-            return
-        trouble.attempts += 1
-        if now >= trouble.next_summary:
+                log.log(trouble.level, "%s (retrying every %.0f s)", trouble.what, trouble.retry_in)
+        elif now >= trouble.next_summary:
             trouble.next_summary = now + self.SUMMARY_EVERY
-            still = "still unreachable" if kind == "unreachable" else "still refusing moodbox"
             log.log(
-                level,
-                "MPD at %s %s after %s (%d attempts); last: %s",
+                trouble.level,
+                "MPD at %s %s after %s (%d attempts): %s",
                 self.address,
-                still,
+                "still unreachable" if trouble.kind == "unreachable" else "still refusing moodbox",
                 _duration(now - trouble.since),
                 trouble.attempts,
-                what,
+                trouble.why,
             )
 
     def _back(self) -> None:
-        if self._trouble is not None:
-            again = "is back" if self._trouble.kind == "unreachable" else "lets moodbox steer again"
-            log.info("MPD at %s %s after %s", self.address, again, _duration(self._clock() - self._trouble.since))
+        trouble = self._trouble
+        if trouble is not None and trouble.said:
+            again = "is back" if trouble.kind == "unreachable" else "lets moodbox steer again"
+            log.info("MPD at %s %s after %s", self.address, again, _duration(self._clock() - trouble.since))
         # A reconnection (not the first connection) may find a restarted MPD: poll() looks at it afresh.
         self._reconnected = self._ever_connected
         self._connected, self._ever_connected, self._backoff = True, True, 0.0
@@ -296,8 +319,13 @@ class Player:
 
     def _run(self, command: Callable[[mpd.MPDClient], Any]) -> Any:
         """Run `command(client)`; None if MPD cannot be reached or refuses us. Raises other CommandErrors."""
-        if not self._connected and (self._clock() < self._retry_at or not self._open()):
-            return None
+        if not self._connected:
+            if self._clock() < self._retry_at:
+                if self._trouble is not None:
+                    self._say(self._trouble)
+                return None
+            if not self._open():
+                return None
         try:
             try:
                 return command(self._client)
@@ -560,10 +588,12 @@ class Player:
 
 
 class _Trouble:
-    """What keeps MPD from us (`kind`), since when, and when to say it again."""
+    """What keeps MPD from us (`kind`, in words `what` and `why`), since when, how often tried, what was said."""
 
-    def __init__(self, kind: str, since: float, next_summary: float) -> None:
-        self.kind, self.since, self.next_summary, self.attempts = kind, since, next_summary, 1
+    def __init__(self, kind: str, since: float, retry_in: float, level: int) -> None:
+        self.kind, self.since, self.retry_in, self.level, self.attempts = kind, since, retry_in, level, 1
+        self.what = self.why = ""
+        self.said, self.next_summary = False, 0.0
 
 
 def _list_playlist(client: mpd.MPDClient, name: str) -> tuple[list[str], list[str]]:
