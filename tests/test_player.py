@@ -7,7 +7,7 @@ import mpd
 import pytest
 
 from conftest import wait_for
-from moodbox.player import MpdSettings, Player, PlayerError, _append
+from moodbox.player import MpdSettings, Player, PlayerError
 
 PLAYLISTS = {m: m for m in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 
@@ -207,6 +207,8 @@ def test_a_playlist_of_only_lost_songs_leaves_the_music_playing(mpd_server, capl
 
 def test_a_song_lost_between_listing_and_queueing_is_skipped(mpd_server):
     # The race the listing cannot see: MPD refuses the add itself ([50@n]); the songs around it still go in.
+    from moodbox.player import _append
+
     player = player_for(mpd_server)
     assert player.connect()
     songs = ["happy/happy-1.wav", "gone/x.wav", "happy/happy-2.wav", "gone/y.wav", "happy/happy-3.wav"]
@@ -384,3 +386,24 @@ assert p.connect()
 print("steering", flush=True)
 time.sleep(60)
 """
+
+
+def test_check_says_the_password_fix_in_one_line_and_goes_on(mpd_with_password, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cfg = tmp_path / "moodbox.yaml"
+    cfg.write_text(
+        f"camera:\n  source: {tmp_path / 'no-such-clip.avi'}\n"
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_with_password.port}\n"
+        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n"
+    )
+    command = [sys.executable, "-m", "moodbox", "--config", str(cfg), "check"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert "Traceback" not in result.stdout + result.stderr
+    (mpd_line,) = [line for line in result.stdout.splitlines() if " mpd:" in line]
+    assert mpd_line.startswith("FAIL mpd: MPD at") and "set mpd.password" in mpd_line
+    assert result.stdout.splitlines()[-1].startswith("OK   gpio:")  # the parts after MPD are still checked
+    assert result.stderr == ""
