@@ -8,6 +8,11 @@ advance exactly as on a Pi with speakers.
 
     with MpdSandbox(song_seconds=8) as mpd:
         print(mpd.port)
+
+For the hostile cases: `password=` and `default_permissions=` (written to
+mpd.conf at each start(), so a test can change them and restart MPD),
+`remove_song()` (a tidied library under a stored playlist), `write_playlist()`,
+and `kill()` / `start()` (a crash and a restart on the same port).
 """
 
 from __future__ import annotations

@@ -356,8 +356,10 @@ class Player:
         try:
             action()
         except mpd.CommandError as e:
-            # e.g. another client changed the queue between our status and our edit ("Bad song index")
-            log.warning("MPD at %s rejected a command (%s); moodbox carries on", self.address, e)
+            # e.g. another client changed the queue between our status and our edit ("Bad song index").
+            # Not retried on every poll: the next mood change tries again.
+            self._applied = self.mood
+            log.warning("MPD at %s rejected %s (%s); moodbox carries on", self.address, e.command, e.msg)
 
     # ---- what the service calls -------------------------------------------------------------
 
@@ -442,8 +444,7 @@ class Player:
         if status is None:
             return  # unreachable or refused: poll() applies it once MPD is back
         if self.playlist == name and status.get("state") == "play":
-            self._applied = mood  # already playing
-            self._remember_our_change()
+            self._applied, self._ours = mood, (status.get("playlist", ""), "play")  # already playing
             return
         try:
             listing = self._run(partial(_list_playlist, name=name))
