@@ -501,12 +501,13 @@ class Player:
         it ends. Otherwise the first new song plays at once. Nothing is removed before the new songs
         are in, so a failure at any point leaves music in the queue.
         """
-        status = client.status()
-        length = int(status.get("playlistlength", 0))
-        keep = int(status["song"]) if after_song and status.get("state") == "play" and "song" in status else None
         queued, gone = _append(client, songs)
         if not queued:
             return queued, gone
+        # Read after appending, just before the edit: the playing song can hardly move on in between.
+        status = client.status()
+        length = int(status.get("playlistlength", 0)) - len(queued)  # the old songs, before the new ones
+        keep = int(status["song"]) if after_song and status.get("state") == "play" and "song" in status else None
         client.command_list_ok_begin()
         client.repeat(1)  # the mood's playlist loops until the mood changes
         client.random(0)
@@ -514,6 +515,8 @@ class Player:
             client.play(length)  # the first new song
             if length:
                 client.delete((0, length))
+        elif keep >= length:  # the old songs ran out meanwhile and MPD already plays a new one
+            client.delete((0, length))
         else:
             if keep + 1 < length:
                 client.delete((keep + 1, length))
