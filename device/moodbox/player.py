@@ -513,10 +513,9 @@ class Player:
         client.random(0)
         if keep is None:
             client.play(length)  # the first new song
+        if keep is None or keep >= length:  # (keep >= length: the old songs ran out meanwhile, a new one plays)
             if length:
                 client.delete((0, length))
-        elif keep >= length:  # the old songs ran out meanwhile and MPD already plays a new one
-            client.delete((0, length))
         else:
             if keep + 1 < length:
                 client.delete((keep + 1, length))
