@@ -141,7 +141,7 @@ class Player:
         self._applied: str | None = None  # the mood whose music (or away action) is in effect
         self._ours: tuple[str, str] | None = None  # (queue version, state) right after our last change
         self._yield_until = -1.0
-        self.last_error = ""  # one line: why MPD is not usable now ("" while it is)
+        self.last_error = ""  # why MPD is not usable now: the connection error, or the refusal's line; "" if it is
         self.problem: PlayerError | None = None  # set while MPD refuses us (a person must fix it), else None
 
     # ---- connection -------------------------------------------------------------------------
@@ -255,16 +255,17 @@ class Player:
         self._drop()
         self._backoff = min(max(self._backoff * 2, 0.5), 2.0)
         why = str(error) or type(error).__name__
-        self._troubled("unreachable", f"MPD at {self.address} unreachable ({why})", why, self._backoff, None)
+        self._troubled("unreachable", why, f"MPD at {self.address} unreachable ({why})", self._backoff, None)
 
     def _refused(self, problem: PlayerError) -> None:
         self._drop()
         self._troubled(str(problem), str(problem), str(problem), self.RETRY_REFUSED, problem)
 
-    def _troubled(self, kind: str, what: str, why: str, retry_in: float, problem: PlayerError | None) -> None:
-        """Note a failed connection; `kind` tells a new trouble from the same one again."""
+    def _troubled(self, kind: str, why: str, what: str, retry_in: float, problem: PlayerError | None) -> None:
+        """Note a failed connection: `why` in short, `what` as a line for the log; `kind` tells a new trouble
+        from the same one again."""
         now = self._clock()
-        self.last_error, self.problem, self._retry_at = what, problem, now + retry_in
+        self.last_error, self.problem, self._retry_at = why, problem, now + retry_in
         trouble = self._trouble
         if trouble is None or trouble.kind != kind:
             since = trouble.since if trouble is not None else now
