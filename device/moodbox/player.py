@@ -30,8 +30,9 @@ Design notes, from how MPD and python-mpd2 behave in practice:
   moodbox steers this MPD: that is `AnotherInstance`, raised by `connect()` and
   otherwise kept as `problem` and retried like a refusal, so the instance that
   was there first keeps the music. A subscription dies with its connection, so
-  a crashed instance frees MPD at once; our own stale subscription (a socket
-  MPD has not noticed is gone yet) carries our own tag and is not a rival.
+  a crashed instance frees MPD at once (one on a host that lost power, when
+  MPD's connection_timeout drops it); our own stale subscription (a socket MPD
+  has not noticed is gone yet) carries our own tag and is not a rival.
   `moodbox check` uses `claim=False`: looking is not steering.
 * Queue changes never leave the queue cut: the new songs are appended first,
   and only then are the old ones removed ("now": play the first new song, then
@@ -43,6 +44,9 @@ Design notes, from how MPD and python-mpd2 behave in practice:
   fact is logged once per playlist and set of missing songs, naming the fix
   (`mpc update`, or re-save the playlist). A playlist with nothing MPD has is
   treated like an empty one: the music stays as it is.
+* Any other command MPD rejects (say, a queue another client edited between
+  our status and our edit) is logged and not raised; the next mood change
+  tries again. `follow`, `poll` and `skip` raise nothing MPD does.
 * Songs are shuffled with recently played ones moved to the back.
 * If another client (a phone app, mpc) changes the queue or pauses/stops,
   moodbox stops switching automatically for `yield_for` seconds instead of
