@@ -354,9 +354,18 @@ def test_a_second_moodbox_refuses_and_the_first_keeps_steering(mpd_server_long_s
     # `moodbox check` looks without claiming, beside a running moodbox.
     assert player_for(server, claim=False).check_playlists() == {}
     first.close()  # the first stops: the second takes over on its next slow retry
+    assert wait_for(lambda: not claims(server))  # MPD has read the closed socket's end
     clock[0] += 31
     second.poll()
     assert second.connected and (playing(server) or "").startswith("surprise/")
+
+
+def claims(server) -> list[str]:
+    c = server.client()
+    try:
+        return [name for name in c.channels() if name.startswith("moodbox:")]
+    finally:
+        c.disconnect()
 
 
 def test_a_crashed_moodbox_frees_mpd_at_once(mpd_server):
@@ -372,15 +381,8 @@ def test_a_crashed_moodbox_frees_mpd_at_once(mpd_server):
             player_for(mpd_server).connect()
         holder.kill()  # SIGKILL: no goodbye to MPD, the kernel closes the socket
         holder.wait()
-        player = player_for(mpd_server)
-
-        def takes_over():
-            try:
-                return player.connect()
-            except PlayerError:  # MPD may not have read the dead socket's end yet
-                return False
-
-        assert wait_for(takes_over, timeout=5)
+        assert wait_for(lambda: not claims(mpd_server), timeout=5)  # no waiting for a timeout
+        assert player_for(mpd_server).connect()
     finally:
         holder.kill()
 
