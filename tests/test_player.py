@@ -1,5 +1,6 @@
 """The MPD player against a real MPD server (a private one per test, on loopback)."""
 
+import logging
 import time
 
 import mpd
@@ -11,8 +12,8 @@ from moodbox.player import MpdSettings, Player, PlayerError
 PLAYLISTS = {m: m for m in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 
 
-def player_for(server, **settings) -> Player:
-    return Player(MpdSettings(host="127.0.0.1", port=server.port, **settings), PLAYLISTS, seed=1)
+def player_for(server, claim=True, clock=time.monotonic, **settings) -> Player:
+    return Player(MpdSettings(host="127.0.0.1", port=server.port, **settings), PLAYLISTS, clock, seed=1, claim=claim)
 
 
 def playing(server) -> str | None:
@@ -157,3 +158,261 @@ def test_wrong_password_is_a_clear_error():
 
 def test_python_mpd2_is_what_we_think_it_is():
     assert issubclass(mpd.ConnectionError, mpd.MPDError)
+
+
+# ---- a library that changed under a stored playlist -------------------------------------------
+
+
+def player_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "moodbox.player" and r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("transition", ["now", "after_song"])
+def test_songs_the_library_lost_are_skipped_the_rest_plays_said_once(mpd_server_long_songs, caplog, transition):
+    server = mpd_server_long_songs
+    server.remove_song("happy/happy-2.wav")  # the playlist still names it
+    player = player_for(server, transition=transition)
+    player.follow("neutral")
+    neutral = playing(server)
+    player.follow("happy")
+    q = queue(server)
+    if transition == "now":
+        assert sorted(q) == ["happy/happy-1.wav", "happy/happy-3.wav"] and playing(server).startswith("happy/")
+    else:  # the neutral song plays on, the happy songs MPD has are queued behind it
+        assert q[0] == neutral and sorted(q[1:]) == ["happy/happy-1.wav", "happy/happy-3.wav"]
+        assert playing(server) == neutral
+    assert player.playlist == "happy"
+    player.follow("sad")
+    player.follow("happy")  # the same missing song again: not said again
+    warnings = player_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "'happy'" in warnings[0] and "happy/happy-2.wav" in warnings[0] and "mpc update" in warnings[0]
+    assert "1 song" in warnings[0] and "other 2" in warnings[0]
+
+
+@pytest.mark.parametrize("transition", ["now", "after_song"])
+def test_a_playlist_of_only_lost_songs_leaves_the_music_playing(mpd_server, caplog, transition):
+    mpd_server.write_playlist("happy", ["gone/a.wav", "gone/b.wav"])
+    player = player_for(mpd_server, transition=transition)
+    player.follow("neutral")
+    before = queue(mpd_server)
+    player.follow("happy")
+    assert queue(mpd_server) == before  # never cut: neutral plays on
+    assert (playing(mpd_server) or "").startswith("neutral/")
+    assert player.playlist == "neutral"
+    player.follow("happy")
+    warnings = player_warnings(caplog)
+    assert len(warnings) == 1 and "only songs MPD does not have" in warnings[0] and "gone/a.wav" in warnings[0]
+
+
+def test_a_song_lost_between_listing_and_queueing_is_skipped(mpd_server):
+    # The race the listing cannot see: MPD refuses the add itself ([50@n]); the songs around it still go in.
+    from moodbox.player import _append
+
+    player = player_for(mpd_server)
+    assert player.connect()
+    songs = ["happy/happy-1.wav", "gone/x.wav", "happy/happy-2.wav", "gone/y.wav", "happy/happy-3.wav"]
+    added, skipped = player._run(lambda c: _append(c, songs))
+    assert added == ["happy/happy-1.wav", "happy/happy-2.wav", "happy/happy-3.wav"]
+    assert skipped == ["gone/x.wav", "gone/y.wav"]
+    assert queue(mpd_server) == added
+
+
+def test_check_names_playlists_with_lost_songs(mpd_server):
+    mpd_server.remove_song("sad/sad-1.wav")
+    player = player_for(mpd_server, claim=False)
+    problems = player.check_playlists()
+    assert list(problems) == ["sad"] and "sad/sad-1.wav" in problems["sad"] and "mpc update" in problems["sad"]
+
+
+# ---- an MPD that refuses moodbox ----------------------------------------------------------------
+
+
+@pytest.fixture
+def mpd_with_password():
+    from mpd_sandbox import MpdSandbox
+
+    with MpdSandbox(songs_per_mood=2, song_seconds=60, password="secret", default_permissions="") as server:
+        yield server
+
+
+def player_errors(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "moodbox.player" and r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(("password", "says"), [("", "wants a password"), ("wrong", "MPD refused the password")])
+def test_a_refusing_mpd_is_one_line_retried_slowly_never_raised(mpd_with_password, caplog, password, says):
+    server = mpd_with_password
+    clock = [0.0]
+    player = player_for(server, clock=lambda: clock[0], password=password)
+    attempts = []
+    real_connect = player._client.connect
+    player._client.connect = lambda *a: (attempts.append(clock[0]), real_connect(*a))[1]
+    for _ in range(100):  # 50 s of frames: follow, poll and skip neither raise nor hammer MPD
+        player.follow("happy")
+        player.poll()
+        player.skip()
+        clock[0] += 0.5
+    assert not player.connected and playing(server) is None
+    assert says in player.last_error and "\n" not in player.last_error
+    assert isinstance(player.problem, PlayerError) and str(player.problem) == player.last_error
+    assert len(attempts) == 2  # at 0 s and 30 s
+    errors = player_errors(caplog)
+    assert len(errors) == 1 and says in errors[0], errors
+    with pytest.raises(PlayerError, match=says):
+        player.connect()
+    with pytest.raises(PlayerError, match=says):
+        player.check_playlists()
+
+
+def test_a_missing_permission_is_named(mpd_with_password):
+    server = mpd_with_password
+    server.stop()
+    server.default_permissions = "read"  # status works without the password, adding songs does not
+    server.start()
+    player = player_for(server)
+    player.follow("happy")
+    assert not player.connected and playing(server) is None
+    assert "add" in player.last_error and "set mpd.password" in player.last_error
+
+
+def test_once_mpd_lets_moodbox_in_the_music_starts(mpd_with_password, caplog):
+    caplog.set_level(logging.INFO, logger="moodbox.player")
+    server = mpd_with_password
+    clock = [0.0]
+    player = player_for(server, clock=lambda: clock[0], transition="now")
+    player.follow("happy")
+    assert player.problem is not None
+    server.stop()
+    server.password, server.default_permissions = "", None  # the person fixes mpd.conf and restarts MPD
+    server.start()
+    clock[0] += 31
+    player.poll()
+    assert player.connected and player.problem is None and player.last_error == ""
+    assert (playing(server) or "").startswith("happy/")
+    assert any("lets moodbox steer again after 31 s" in r.getMessage() for r in caplog.records)
+
+
+# ---- MPD away for a long time -------------------------------------------------------------------
+
+
+def test_mpd_down_is_said_once_then_summarised_and_its_return_is_said(mpd_server, caplog):
+    caplog.set_level(logging.INFO, logger="moodbox.player")
+    clock = [0.0]
+    player = player_for(mpd_server, clock=lambda: clock[0], transition="now")
+    player.follow("happy")
+    caplog.clear()
+    mpd_server.kill()
+    for _ in range(int(25 * 60 / 0.5)):  # 25 minutes of frames, polled every 0.5 s
+        player.poll()
+        clock[0] += 0.5
+    warnings = player_warnings(caplog)
+    assert len(warnings) == 3, warnings  # once, then after 10 and 20 minutes
+    assert warnings[0].startswith(f"MPD at 127.0.0.1:{mpd_server.port} unreachable")
+    assert "still unreachable after 10 min" in warnings[1] and "still unreachable after 20 min" in warnings[2]
+    assert "attempts" in warnings[2]
+    mpd_server.start()
+    player.poll()
+    clock[0] += 2
+    player.poll()
+    assert player.connected
+    back = [r.getMessage() for r in caplog.records if " is back after" in r.getMessage()]
+    assert back == [f"MPD at 127.0.0.1:{mpd_server.port} is back after 25 min"]
+    assert (playing(mpd_server) or "").startswith("happy/")
+
+
+# ---- two moodboxes, one MPD ---------------------------------------------------------------------
+
+
+def test_a_second_moodbox_refuses_and_the_first_keeps_steering(mpd_server_long_songs, caplog):
+    from moodbox.player import AnotherInstance
+
+    server = mpd_server_long_songs
+    clock = [0.0]
+    first = player_for(server, transition="now")
+    first.follow("happy")
+    second = player_for(server, clock=lambda: clock[0], transition="now")
+    with pytest.raises(AnotherInstance, match=r"another moodbox \(pid \d+ on .+\) already steers .*systemctl stop"):
+        second.connect()
+    second.follow("sad")  # in the background: said once, never raised, never steering
+    second.poll()
+    assert (playing(server) or "").startswith("happy/") and not second.connected
+    assert isinstance(second.problem, AnotherInstance)
+    assert len(player_errors(caplog)) == 1
+    # The first survives its socket dropping (MPD may still list its old subscription) and an MPD restart.
+    first._client._sock.close()
+    first.follow("sad")
+    assert (playing(server) or "").startswith("sad/")
+    server.kill()
+    server.start()
+    assert wait_for(lambda: (first.poll(), first.connected)[1], timeout=5)
+    first.follow("fear")
+    assert (playing(server) or "").startswith("fear/")
+    clock[0] += 31
+    second.follow("surprise")
+    assert (playing(server) or "").startswith("fear/") and not second.connected
+    # `moodbox check` looks without claiming, beside a running moodbox.
+    assert player_for(server, claim=False).check_playlists() == {}
+    first.close()  # the first stops: the second takes over on its next slow retry
+    assert wait_for(lambda: not claims(server))  # MPD has read the closed socket's end
+    clock[0] += 31
+    second.poll()
+    assert second.connected and (playing(server) or "").startswith("surprise/")
+
+
+def claims(server) -> list[str]:
+    c = server.client()
+    try:
+        return [name for name in c.channels() if name.startswith("moodbox:")]
+    finally:
+        c.disconnect()
+
+
+def test_a_crashed_moodbox_frees_mpd_at_once(mpd_server):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_MPD.format(port=mpd_server.port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "steering"
+        with pytest.raises(PlayerError, match="another moodbox"):
+            player_for(mpd_server).connect()
+        holder.kill()  # SIGKILL: no goodbye to MPD, the kernel closes the socket
+        holder.wait()
+        assert wait_for(lambda: not claims(mpd_server), timeout=5)  # no waiting for a timeout
+        assert player_for(mpd_server).connect()
+    finally:
+        holder.kill()
+
+
+HOLD_MPD = """
+import time
+from moodbox.player import MpdSettings, Player
+p = Player(MpdSettings(host="127.0.0.1", port={port}), {{}})
+assert p.connect()
+print("steering", flush=True)
+time.sleep(60)
+"""
+
+
+def test_check_says_the_password_fix_in_one_line_and_goes_on(mpd_with_password, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cfg = tmp_path / "moodbox.yaml"
+    cfg.write_text(
+        f"camera:\n  source: {tmp_path / 'no-such-clip.avi'}\n"
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_with_password.port}\n"
+        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n"
+    )
+    command = [sys.executable, "-m", "moodbox", "--config", str(cfg), "check"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert "Traceback" not in result.stdout + result.stderr
+    (mpd_line,) = [line for line in result.stdout.splitlines() if " mpd:" in line]
+    assert mpd_line.startswith("FAIL mpd: MPD at") and "set mpd.password" in mpd_line
+    assert result.stdout.splitlines()[-1].startswith("OK   gpio:")  # the parts after MPD are still checked
+    assert result.stderr == ""

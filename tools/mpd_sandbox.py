@@ -8,6 +8,11 @@ advance exactly as on a Pi with speakers.
 
     with MpdSandbox(song_seconds=8) as mpd:
         print(mpd.port)
+
+For the hostile cases: `password=` and `default_permissions=` (written to
+mpd.conf at each start(), so a test can change them and restart MPD),
+`remove_song()` (a tidied library under a stored playlist), `write_playlist()`,
+and `kill()` / `start()` (a crash and a restart on the same port).
 """
 
 from __future__ import annotations
@@ -73,15 +78,30 @@ def make_library(root: Path, songs_per_mood: int = 3, song_seconds: float = 8.0)
 class MpdSandbox:
     """Starts `mpd --no-daemon` on a free loopback port in a temporary folder; stop() removes it all."""
 
-    def __init__(self, songs_per_mood: int = 3, song_seconds: float = 8.0, password: str = "") -> None:
+    def __init__(
+        self,
+        songs_per_mood: int = 3,
+        song_seconds: float = 8.0,
+        password: str = "",
+        default_permissions: str | None = None,
+    ) -> None:
+        """password: MPD then demands it (it grants read,add,control,admin); default_permissions: what a
+        client gets before (or without) a password, e.g. "" (nothing) or "read" (MPD's own default is
+        everything without a password line, nothing with one). Both are read again by each start()."""
         if shutil.which("mpd") is None:
             raise RuntimeError("mpd is not installed; apt-get install -y mpd")
         self.root = Path(tempfile.mkdtemp(prefix="moodbox-mpd-"))
         self.port = free_port()
         self.password = password
+        self.default_permissions = default_permissions
         make_library(self.root, songs_per_mood, song_seconds)
         self.conf = self.root / "mpd.conf"
-        auth = f'password "{password}@read,add,control,admin"\n' if password else ""
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _write_conf(self) -> None:
+        auth = f'password "{self.password}@read,add,control,admin"\n' if self.password else ""
+        if self.default_permissions is not None:
+            auth += f'default_permissions "{self.default_permissions}"\n'
         self.conf.write_text(
             f'music_directory "{self.root / "music"}"\n'
             f'playlist_directory "{self.root / "playlists"}"\n'
@@ -93,9 +113,9 @@ class MpdSandbox:
             f"{auth}"
             'audio_output {\n  type "null"\n  name "null"\n  mixer_type "software"\n}\n'
         )
-        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MpdSandbox:
+        self._write_conf()
         self._process = subprocess.Popen(
             ["mpd", "--no-daemon", "--stderr", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -110,8 +130,17 @@ class MpdSandbox:
                 time.sleep(0.05)
         else:
             raise RuntimeError("mpd did not start listening within 15 s")
-        self._update_database()
+        self.update()
         return self
+
+    def write_playlist(self, name: str, songs: list[str]) -> None:
+        """Store playlist `name` naming `songs` (paths under music/, or names of files that do not exist)."""
+        (self.root / "playlists" / f"{name}.m3u").write_text("".join(f"{song}\n" for song in songs))
+
+    def remove_song(self, song: str) -> None:
+        """Delete a song from the library and MPD's database; stored playlists still name it (a tidied library)."""
+        (self.root / "music" / song).unlink()
+        self.update()
 
     def client(self):
         import mpd
@@ -123,7 +152,8 @@ class MpdSandbox:
             c.password(self.password)
         return c
 
-    def _update_database(self) -> None:
+    def update(self) -> None:
+        """Rescan the music folder (mpc update) and wait until MPD is done."""
         c = self.client()
         try:
             c.update()

@@ -69,7 +69,7 @@ def _mpd(cfg: Config) -> str:
 
 
 def _mpd_answers(cfg: Config) -> str:
-    player = Player(cfg.mpd, cfg.playlist_for())
+    player = Player(cfg.mpd, cfg.playlist_for(), claim=False)  # looking, not steering: a running service is fine
     try:
         if not player.connect():
             raise PlayerError(
