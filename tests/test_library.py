@@ -341,3 +341,29 @@ def test_walk_finds_audio_files_like_mpd_does(tmp_path):
     found = [file for file, _ in walk(music, music, warnings.append)]
     assert found == ["a/deep/two.flac", "a/one.MP3", "three.opus"]
     assert len(warnings) == 2 and any("not UTF-8" in w for w in warnings) and any("gone.wav" in w for w in warnings)
+
+
+def test_an_empty_music_dir_keeps_the_cache_and_an_analysis_fault_is_retried(analysis, music, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    seen: list[str] = []
+
+    class FailsOnSad(counting(analysis, seen)):
+        def analyse(self, path: Path) -> dict[str, float]:
+            if Path(path).name == "sad-1.wav":
+                raise ValueError("an odd file")
+            return super().analyse(path)
+
+    first = scan_with(analysis, music, cache, FailsOnSad)
+    assert first.analysed == 6 and first.failed == 1 and "sad/sad-1.wav" not in [t.file for t in first.tracks]
+    seen.clear()
+    second = scan_with(analysis, music, cache, counting(analysis, seen))
+    assert seen == ["sad-1.wav"] and second.analysed == 1 and len(second.tracks) == 7  # not remembered as failed
+
+    unmounted = tmp_path / "unmounted"
+    unmounted.mkdir()
+    for track in music.rglob("*.wav"):  # the disk is gone, its mount point empty: the cache is kept
+        track.rename(unmounted / track.name)
+    empty = scan_with(analysis, music, cache, counting(analysis, seen))
+    assert empty.removed == 0 and empty.tracks == []
+    with ScanCache(cache, music) as c:
+        assert len(c.files()) == 7

@@ -235,8 +235,9 @@ def scan(
     """Bring the cache up to date with the audio files under root/within and place them all.
 
     `analyser` is called only if a file needs analysing (loading the model takes time). A file that
-    raises one of `decode_errors` is reported in one line and remembered as failed; every other
-    result is committed before the next file starts, so an interruption loses at most one track.
+    raises one of `decode_errors` is reported in one line and remembered as failed; any other error
+    is reported and retried on the next scan (it may be ours, not the file's). Every result is
+    committed before the next file starts, so an interruption loses at most one track.
     """
     started = clock()
     progress = progress or Progress()
@@ -244,8 +245,11 @@ def scan(
     files = walk(root / within if within else root, root, progress.note)
     present = {file for file, _ in files}
     gone = [file for file in cache.files() if _inside(file, within) and file not in present]
-    cache.forget(gone)
-    result.removed = len(gone)
+    if files:
+        cache.forget(gone)
+        result.removed = len(gone)
+    elif gone:  # an unmounted disk looks empty: forgetting would mean analysing it all again
+        progress.note(f"no audio files under {root / within}; keeping the {len(gone)} cached (is the disk mounted?)")
     evidence: dict[str, Mapping[str, float]] = {}
     todo = []
     for file, info in files:
@@ -267,6 +271,9 @@ def scan(
                 except decode_errors as e:
                     cache.store(file, info.st_size, info.st_mtime_ns, version, error=str(e))
                     progress.note(f"skipped {e}")  # the error names the file and why
+                    result.failed += 1
+                except Exception as e:  # an analysis fault on one odd file must not stop every nightly scan there
+                    progress.note(f"skipped {file}: analysis failed ({type(e).__name__}: {e}); tried again next scan")
                     result.failed += 1
                 else:
                     cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
@@ -362,6 +369,7 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
     if not settings.cache.is_file():
         return _fail(f"no scan cache at {settings.cache}; run `moodbox library scan` first")
     from moodbox import musicmood
+
     try:
         with ScanCache(settings.cache, settings.music_dir.resolve()) as cache:
             scored = cache.scored(musicmood.ANALYSIS_VERSION)
