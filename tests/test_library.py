@@ -176,9 +176,12 @@ def test_progress_bar_shows_an_eta_on_a_terminal_and_a_line_a_minute_elsewhere()
     tty = io.StringIO()
     bar = Progress(stream=tty, clock=lambda: now[0], tty=True)
     bar.start(4)
+    bar.show("a/one.mp3")
+    assert "0/4" in tty.getvalue() and "a/one.mp3" in tty.getvalue()
     now[0] = 2.0
-    bar.step("a/one.mp3")
-    assert "25%" in tty.getvalue() and "1/4" in tty.getvalue() and "ETA 0:06" in tty.getvalue()
+    bar.step()
+    bar.show("a/two.mp3")
+    assert "25%" in tty.getvalue() and "1/4" in tty.getvalue() and "ETA 0:06  a/two.mp3" in tty.getvalue()
     bar.note("skipped b.mp3: not audio")
     assert "\r\x1b[Kskipped b.mp3: not audio\n" in tty.getvalue()
 
@@ -188,7 +191,8 @@ def test_progress_bar_shows_an_eta_on_a_terminal_and_a_line_a_minute_elsewhere()
     plain.start(100)
     for n in range(1, 100):
         now[0] = n * 1.0
-        plain.step(f"{n}.mp3")
+        plain.show(f"{n}.mp3")
+        plain.step()
     lines = log.getvalue().splitlines()
     assert lines[0] == "analysing 100 tracks" and len(lines) == 2 and "ETA 0:40" in lines[1]
     assert "\r" not in log.getvalue()

@@ -132,12 +132,16 @@ class Progress:
         if not self.tty:
             self._print(f"analysing {total} tracks")
 
-    def step(self, file: str) -> None:
+    def show(self, file: str) -> None:
+        """The file now being analysed (on a terminal)."""
+        if self.tty:
+            self._draw(file, self.clock())
+
+    def step(self) -> None:
+        """One more file done."""
         self.done += 1
         now = self.clock()
-        if self.tty:
-            self._draw(file, now)
-        elif now - self._last_line >= self.every:
+        if not self.tty and now - self._last_line >= self.every:
             self._last_line = now
             self._print(f"analysed {self.done} of {self.total}, {self._rate(now)}")
 
@@ -150,7 +154,9 @@ class Progress:
         self._clear()
 
     def _rate(self, now: float) -> str:
-        per = (now - self.started) / max(self.done, 1)
+        if not self.done:
+            return "ETA -:--"
+        per = (now - self.started) / self.done
         left = per * (self.total - self.done)
         return f"{per:.1f} s/track, ETA {_clock_time(left)}"
 
@@ -266,6 +272,7 @@ def scan(
         progress.start(len(todo))
         try:
             for file, info in todo:
+                progress.show(file)
                 try:
                     found = tool.analyse(root / file)
                 except decode_errors as e:
@@ -279,7 +286,7 @@ def scan(
                     cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
                     evidence[file] = found
                     result.analysed += 1
-                progress.step(file)
+                progress.step()
         finally:
             progress.finish()
     names = sorted(evidence)
