@@ -362,7 +362,7 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
 def _summary(result: ScanResult) -> str:
     parts = [f"{result.analysed} analysed", f"{result.cached} from the cache"]
     if result.failed:
-        parts.append(f"{result.failed} could not be decoded")
+        parts.append(f"{result.failed} skipped")
     if result.failed_before:
         parts.append(f"{result.failed_before} undecodable before (retried when the file changes)")
     if result.removed:
