@@ -371,3 +371,13 @@ def test_an_empty_music_dir_keeps_the_cache_and_an_analysis_fault_is_retried(ana
     assert empty.removed == 0 and empty.tracks == []
     with ScanCache(cache, music) as c:
         assert len(c.files()) == 7
+
+
+def test_a_second_scan_of_the_same_cache_is_one_line(music, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {cache}\n")
+    with ScanCache(cache, music) as running, running.scanning():
+        result = moodbox("--config", str(cfg), "library", "scan")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "another library scan is using" in result.stderr

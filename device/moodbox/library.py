@@ -324,7 +324,7 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
     try:
         root, within = _root_and_within(args.folder, settings.music_dir)
         progress = Progress()
-        with ScanCache(settings.cache, root) as cache:
+        with ScanCache(settings.cache, root) as cache, cache.scanning():
             try:
                 result = scan(
                     root,

@@ -12,10 +12,12 @@ a file SQLite cannot read (a corrupt SD card) is moved aside and the library is 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,23 @@ class ScanCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def scanning(self) -> Iterator[None]:
+        """One scan at a time per cache (the nightly timer and one by hand would analyse the same files twice)."""
+        try:
+            f = open(self.path.with_name(self.path.name + ".lock"), "w")  # noqa: SIM115 (closed by the with below)
+        except OSError as e:
+            raise self._error(e) from None
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CacheError(
+                    f"another library scan is using {self.path}; wait for it to finish "
+                    "(systemctl status moodbox-library)"
+                ) from None
+            yield
 
     def lookup(self, file: str, size: int, mtime_ns: int, version: str) -> Entry | None:
         """The stored result for this exact file state and analysis version, or None if it must be analysed."""
