@@ -10,16 +10,23 @@ bands the tagger listens to clean of folded-back energy.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import soxr
 
+from moodbox.emotion import _native_stderr_silenced
+
 FFMPEG_TIMEOUT_S = 120
+# What libsndfile >= 1.1 reads; a failure on one of these is a damaged file, not a missing decoder.
+SNDFILE_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf"}
 
 
 class AudioError(RuntimeError):
@@ -40,7 +47,7 @@ def decode(
         samples, native_rate = _decode_soundfile(path, offset, duration)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
         if shutil.which("ffmpeg") is None:
-            raise AudioError(f"{path}: cannot decode ({_first_line(e)}); install ffmpeg for this format") from None
+            raise _undecodable(path, e) from None
         samples, native_rate = _decode_ffmpeg(path, offset, duration)
     if samples.size == 0:
         raise AudioError(f"{path}: no audio in the requested range")
@@ -55,16 +62,17 @@ def duration_s(path: str | Path) -> float:
     """The length of the file in seconds (from its header; ffprobe for formats libsndfile lacks)."""
     path = Path(path)
     try:
-        info = soundfile.info(str(path))
+        with _quiet():
+            info = soundfile.info(str(path))
         return float(info.frames) / info.samplerate
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
         if shutil.which("ffprobe") is None:
-            raise AudioError(f"{path}: cannot decode ({_first_line(e)}); install ffmpeg for this format") from None
+            raise _undecodable(path, e) from None
         return float(_ffprobe(path).get("duration") or 0.0)
 
 
 def _decode_soundfile(path: Path, offset: float | None, duration: float | None) -> tuple[np.ndarray, int]:
-    with soundfile.SoundFile(str(path)) as f:
+    with _quiet(), soundfile.SoundFile(str(path)) as f:
         rate = f.samplerate
         if offset:
             f.seek(min(int(offset * rate), f.frames) if f.frames > 0 else int(offset * rate))
@@ -108,6 +116,25 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
     raw = np.frombuffer(done.stdout, dtype="<f4")
     raw = raw[: raw.size - raw.size % channels]
     return raw.reshape(-1, channels).mean(axis=1), rate
+
+
+def _quiet() -> contextlib.AbstractContextManager[None]:
+    """Mute libsndfile's decoders (mpg123 prints "Note: Illegal Audio-MPEG-Header" on damaged mp3s to fd 2).
+
+    Their failures still reach us as exceptions; Python's own pending stderr output is flushed first.
+    """
+    sys.stderr.flush()
+    return _native_stderr_silenced()
+
+
+def _undecodable(path: Path, error: Exception) -> AudioError:
+    """One line: the file, libsndfile's reason without its repetition of the path, and the fix."""
+    reason = re.sub(r"^Error opening .*?: ", "", _first_line(error)).rstrip(".")
+    if "does not exist" in reason:  # libsndfile's words for an mp3 whose frames it cannot find
+        reason = "no audio frames found"
+    if path.suffix.lower() in SNDFILE_SUFFIXES:
+        return AudioError(f"{path}: cannot decode ({reason}); the file is damaged or not audio")
+    return AudioError(f"{path}: cannot decode ({reason}); install ffmpeg to read {path.suffix or 'such'} files")
 
 
 def _first_line(error: object) -> str:
