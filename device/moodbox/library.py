@@ -30,6 +30,7 @@ from moodbox.mood_playlists import (
     MOODS,
     UPLIFT_POINTS,
     MoodPoints,
+    UpliftPoints,
     auto_name,
     auto_uplift_name,
     connect,
@@ -64,7 +65,7 @@ class LibrarySettings:
     cache: Path = Path("/var/lib/moodbox/library.sqlite")  # in the timer service's StateDirectory
     playlist_size: int = field(default=50, metadata={"min": 1, "max": 100000})
     moods: MoodPoints = field(default_factory=MoodPoints)  # where each mood sits (valence, arousal)
-    uplift: MoodPoints = field(default_factory=MoodPoints)  # where `policy: uplift` moves it
+    uplift: UpliftPoints = field(default_factory=UpliftPoints)  # where `uplift.<mood>: auto` moves it
 
     def point(self, mood: str) -> tuple[float, float]:
         return self.moods.resolve(mood, MOOD_POINTS[mood])

@@ -73,25 +73,47 @@ class Point:
     arousal: float | None = _coordinate()
 
 
-@dataclass(frozen=True)
-class MoodPoints:
-    """A point per mood ("null" or left out = the default)."""
+def _at(mood: str, table: Mapping[str, tuple[float, float]]) -> Any:
+    if mood not in table:
+        return None
+    return field(default_factory=lambda: Point(*table[mood]))
 
-    angry: Point | None = None
-    disgust: Point | None = None
-    fear: Point | None = None
-    happy: Point | None = None
-    sad: Point | None = None
-    surprise: Point | None = None
-    neutral: Point | None = None
 
+class _Points:
     def resolve(self, mood: str, default: tuple[float, float]) -> tuple[float, float]:
+        """The point for `mood`, with what the config leaves out ("null", a missing coordinate) from `default`."""
         given: Point | None = getattr(self, mood)
         if given is None:
             return default
         valence = default[0] if given.valence is None else given.valence
         arousal = default[1] if given.arousal is None else given.arousal
         return (valence, arousal)
+
+
+@dataclass(frozen=True)
+class MoodPoints(_Points):
+    """Where each mood sits: `library.moods`."""
+
+    angry: Point | None = _at("angry", MOOD_POINTS)
+    disgust: Point | None = _at("disgust", MOOD_POINTS)
+    fear: Point | None = _at("fear", MOOD_POINTS)
+    happy: Point | None = _at("happy", MOOD_POINTS)
+    sad: Point | None = _at("sad", MOOD_POINTS)
+    surprise: Point | None = _at("surprise", MOOD_POINTS)
+    neutral: Point | None = _at("neutral", MOOD_POINTS)
+
+
+@dataclass(frozen=True)
+class UpliftPoints(_Points):
+    """Where `policy: uplift` moves each mood: `library.uplift` (None: the mood's own point)."""
+
+    angry: Point | None = _at("angry", UPLIFT_POINTS)
+    disgust: Point | None = _at("disgust", UPLIFT_POINTS)
+    fear: Point | None = _at("fear", UPLIFT_POINTS)
+    happy: Point | None = _at("happy", UPLIFT_POINTS)
+    sad: Point | None = _at("sad", UPLIFT_POINTS)
+    surprise: Point | None = _at("surprise", UPLIFT_POINTS)
+    neutral: Point | None = _at("neutral", UPLIFT_POINTS)
 
 
 def auto_name(mood: str) -> str:
