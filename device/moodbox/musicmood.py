@@ -40,6 +40,20 @@ BRIGHTNESS_CUTOFF_HZ = 1500.0  # MIRtoolbox's mirbrightness default (Juslin 2000
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
+
+def polyphonic_profile(profile: np.ndarray, decay: float = 0.6, harmonics: int = 6) -> np.ndarray:
+    """A key profile as an audio chroma sees it: each note adds its harmonics (Gomez 2006, decay 0.6).
+
+    The 3rd and 6th harmonics fall on the fifth, the 5th on the major third; without this a
+    C major chord's harmonics (B, D, G#) make it read as E minor.
+    """
+    interval = {1: 0, 2: 0, 3: 7, 4: 0, 5: 4, 6: 7}
+    return sum(decay ** (h - 1) * np.roll(profile, interval[h]) for h in range(1, harmonics + 1))
+
+
+MAJOR_PROFILE = polyphonic_profile(KK_MAJOR)
+MINOR_PROFILE = polyphonic_profile(KK_MINOR)
+
 # MSD tags read as mood cues (their log summed probability, per group).
 HAPPY_TAGS = ("happy", "party", "catchy", "funk")
 SAD_TAGS = ("sad",)
@@ -213,13 +227,14 @@ def mode_and_key_clarity(samples: np.ndarray, rate: int) -> tuple[float, float]:
     """Mode (best major key correlation minus best minor) and key clarity (best correlation overall).
 
     Krumhansl-Kessler key finding on the excerpt's chroma, as MIRtoolbox's mirmode and
-    mirkeystrength do (Lartillot & Toiviainen 2007): positive mode means major.
+    mirkeystrength do (Lartillot & Toiviainen 2007), with the profiles widened by the notes'
+    harmonics (Gomez 2006): positive mode means major.
     """
     c = chroma(samples, rate)
     if not np.any(c > 0):
         return 0.0, 0.0
-    major = max(_correlation(c, np.roll(KK_MAJOR, k)) for k in range(12))
-    minor = max(_correlation(c, np.roll(KK_MINOR, k)) for k in range(12))
+    major = max(_correlation(c, np.roll(MAJOR_PROFILE, k)) for k in range(12))
+    minor = max(_correlation(c, np.roll(MINOR_PROFILE, k)) for k in range(12))
     return float(major - minor), float(max(major, minor))
 
 
