@@ -48,7 +48,7 @@ def polyphonic_profile(profile: np.ndarray, decay: float = 0.6, harmonics: int =
     C major chord's harmonics (B, D, G#) make it read as E minor.
     """
     interval = {1: 0, 2: 0, 3: 7, 4: 0, 5: 4, 6: 7}
-    return sum(decay ** (h - 1) * np.roll(profile, interval[h]) for h in range(1, harmonics + 1))
+    return np.sum([decay ** (h - 1) * np.roll(profile, interval[h]) for h in range(1, harmonics + 1)], axis=0)
 
 
 MAJOR_PROFILE = polyphonic_profile(KK_MAJOR)
@@ -340,7 +340,7 @@ def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> n
 
 
 def _combine(z: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
-    total = sum(w * z[name] for name, w in weights.items())
+    total = np.sum([w * z[name] for name, w in weights.items()], axis=0)
     # the prior spread of a weighted sum of cues that agree about half the time
     prior_spread = 0.5
     scaled = _robust_z(np.asarray(total, float), 0.0, prior_spread)
