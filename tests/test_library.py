@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -149,14 +151,41 @@ def test_missing_music_dir_is_one_line(tmp_path):
     assert "library.music_dir" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_unwritable_cache_is_one_line(music, tmp_path):
+def test_an_unusable_cache_is_one_line_and_the_scan_still_runs(music, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {blocker / 'sub' / 'c.sqlite'}\n")
-    result = moodbox("--config", str(cfg), "library", "scan")
-    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert "library.cache" in result.stderr and "Traceback" not in result.stderr
+    result = moodbox("--config", str(cfg), "library", "scan", "--json")
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "scan cache" in line]
+    assert "library.cache" in warning and "scanning without it" in warning and "Traceback" not in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["tracks"] == 7
+
+
+def test_a_read_only_cache_file_is_found_out_before_the_first_track():
+    """A cache the scan cannot write is refused when opened, naming the key, not after a track's analysis."""
+    folder = Path(tempfile.mkdtemp(prefix="moodbox-ro-"))  # a folder another user can enter (root drops to nobody)
+    try:
+        folder.chmod(0o777)  # the folder writable: only the file itself is read-only
+        cache = folder / "c.sqlite"
+        with ScanCache(cache, folder) as c:
+            c.store("a.wav", 1, 2, "v", evidence={"x": 1.0})
+        cache.chmod(0o444)
+        probe = (
+            "import sys; from pathlib import Path; from moodbox.scancache import ScanCache, CacheError\n"
+            "path, root = Path(sys.argv[1]), Path(sys.argv[2])\n"
+            "try:\n    ScanCache(path, root)\nexcept CacheError as e:\n    print('refused:', e)\n"
+        )
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*as_user, sys.executable, "-c", probe, str(cache), str(folder)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        (refused,) = result.stdout.splitlines()
+        assert refused.startswith("refused: cannot use the scan cache") and "library.cache" in refused
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path):

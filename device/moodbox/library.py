@@ -325,7 +325,12 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
     try:
         root, within = _root_and_within(args.folder, settings.music_dir)
         progress = Progress()
-        with ScanCache(settings.cache, root) as cache, cache.scanning():
+        try:
+            cache = ScanCache(settings.cache, root)
+        except CacheError as e:  # the cache is only a cache: the scan itself still works, it just forgets
+            progress.note(f"moodbox: {e}; scanning without it this time (nothing is kept)")
+            cache = ScanCache(ScanCache.MEMORY, root)
+        with cache, cache.scanning():
             try:
                 result = scan(
                     root,
@@ -379,7 +384,7 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
     from moodbox import musicmood
 
     try:
-        with ScanCache(settings.cache, settings.music_dir.resolve()) as cache:
+        with ScanCache(settings.cache, settings.music_dir.resolve(), write=False) as cache:
             scored = cache.scored(musicmood.ANALYSIS_VERSION)
     except CacheError as e:
         return _fail(str(e))

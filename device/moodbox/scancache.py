@@ -23,6 +23,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
     root TEXT NOT NULL,        -- the folder scanned (absolute)
@@ -52,8 +53,10 @@ class Entry:
 class ScanCache:
     """The rows of one scanned folder (`root`) in the cache file at `path`."""
 
-    def __init__(self, path: Path, root: Path) -> None:
-        self.path, self.root = Path(path), str(root)
+    MEMORY = Path(":memory:")  # a cache that lasts one run: for a scan that cannot write its cache file
+
+    def __init__(self, path: Path, root: Path, write: bool = True) -> None:
+        self.path, self.root, self.write = Path(path), str(root), write
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
@@ -69,10 +72,13 @@ class ScanCache:
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit: one commit per row
+        if not self.write:
+            return db
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a write: a read-only file fails now
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -96,6 +102,9 @@ class ScanCache:
     @contextmanager
     def scanning(self) -> Iterator[None]:
         """One scan at a time per cache (the nightly timer and one by hand would analyse the same files twice)."""
+        if self.path == self.MEMORY:
+            yield
+            return
         try:
             f = open(self.path.with_name(self.path.name + ".lock"), "w")  # noqa: SIM115 (closed by the with below)
         except OSError as e:
