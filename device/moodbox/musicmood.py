@@ -60,7 +60,7 @@ SAD_TAGS = ("sad",)
 ENERGETIC_TAGS = ("dance", "party", "metal", "heavy metal", "hard rock", "punk", "electro", "House")
 CALM_TAGS = ("Mellow", "chill", "chillout", "ambient", "easy listening", "acoustic")
 AGGRESSIVE_TAGS = ("metal", "heavy metal", "hard rock", "punk")
-TAG_FLOOR = 0.005  # below this a tag's probability is noise; keeps the log ratios finite
+TAG_FLOOR = 0.001  # below 0.1 % a tag's probability is noise; keeps the log ratios finite
 
 
 def default_model_path() -> Path:
@@ -281,12 +281,12 @@ AROUSAL_WEIGHTS = {
     "tags_energy": 0.30,
 }
 VALENCE_WEIGHTS = {
-    "tags_happy": 0.40,
-    "mode": 0.20,
+    "tags_happy": 0.45,
+    "mode": 0.15,
     "tempo": 0.10,
+    "loudness": 0.10,
     "brightness": 0.05,
-    "pulse": 0.10,
-    "loudness": 0.05,
+    "pulse": 0.05,
     "tags_aggression": -0.10,
 }
 
@@ -297,14 +297,14 @@ VALENCE_WEIGHTS = {
 # about twenty tracks on, the library speaks for itself.
 CUE_PRIORS = {
     "loudness": (-14.0, 4.0),
-    "flux": (0.16, 0.04),
-    "onsets": (5.0, 1.5),
+    "flux": (0.17, 0.04),
+    "onsets": (5.5, 1.5),
     "tempo": (math.log2(120), 0.35),
-    "pulse": (0.5, 0.15),
-    "brightness": (-1.2, 0.35),
-    "mode": (0.05, 0.15),
-    "tags_happy": (0.5, 1.0),
-    "tags_energy": (0.5, 2.0),
+    "pulse": (0.45, 0.15),
+    "brightness": (-1.3, 0.3),
+    "mode": (0.1, 0.15),
+    "tags_happy": (1.0, 1.0),
+    "tags_energy": (0.3, 2.0),
     "tags_aggression": (-3.0, 1.5),
 }
 PRIOR_WEIGHT = 4.0
