@@ -341,10 +341,15 @@ def test_playlists_are_written_to_mpd_read_back_and_name_only_files_mpd_knows(tm
 
 def test_playlists_without_a_scan_is_one_line(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"library:\n  cache: {tmp_path / 'none.sqlite'}\n")
+    cfg.write_text(f"library:\n  cache: {tmp_path / 'c.sqlite'}\n")
     result = moodbox("--config", str(cfg), "library", "playlists")
     assert result.returncode == 2 and "run `moodbox library scan` first" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+    for broken in (b"", b"garbage" * 1000):
+        (tmp_path / "c.sqlite").write_bytes(broken)
+        result = moodbox("--config", str(cfg), "library", "playlists")
+        assert result.returncode == 2 and "run `moodbox library scan`" in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
 
 
 def test_install_sets_up_the_nightly_timer_and_a_first_scan(tmp_path):

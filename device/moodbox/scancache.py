@@ -159,8 +159,13 @@ class ScanCache:
 
     def scored(self, version: str) -> dict[str, dict[str, float]]:
         """File -> evidence, for every file the current analysis could read."""
-        rows = self._db.execute(
-            "SELECT file, evidence FROM tracks WHERE root=? AND version=? AND evidence IS NOT NULL ORDER BY file",
-            (self.root, version),
-        )
+        try:
+            rows = self._db.execute(
+                "SELECT file, evidence FROM tracks WHERE root=? AND version=? AND evidence IS NOT NULL ORDER BY file",
+                (self.root, version),
+            ).fetchall()
+        except sqlite3.DatabaseError as e:  # not a cache of ours, or damaged: the next scan rebuilds it
+            raise CacheError(
+                f"scan cache {self.path} is unreadable ({e}); run `moodbox library scan` to rebuild it"
+            ) from None
         return {file: json.loads(evidence) for file, evidence in rows}
