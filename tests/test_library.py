@@ -415,3 +415,17 @@ def test_a_second_scan_of_the_same_cache_is_one_line(music, tmp_path):
         result = moodbox("--config", str(cfg), "library", "scan")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "another library scan is using" in result.stderr
+
+
+def test_playlists_with_mpd_unreachable_is_one_line(analysis, tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    with ScanCache(tmp_path / "c.sqlite", music.resolve()) as c:
+        c.store("a.wav", 1, 2, analysis.ANALYSIS_VERSION, evidence={"loudness_db": -20.0})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"mpd:\n  host: 127.0.0.1\n  port: 1\nlibrary:\n  music_dir: {music}\n  cache: {tmp_path / 'c.sqlite'}\n"
+    )
+    result = moodbox("--config", str(cfg), "library", "playlists")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "MPD at 127.0.0.1:1 is unreachable" in result.stderr and "mpd.host" in result.stderr
