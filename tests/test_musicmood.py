@@ -114,6 +114,20 @@ def test_a_long_track_is_analysed_from_its_middle(analyser: TrackAnalyser, tmp_p
     assert evidence["onset_rate"] == pytest.approx(2.0, rel=0.1)
 
 
+def test_a_truncated_file_is_analysed_from_what_is_there(
+    analyser: TrackAnalyser, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted copy: the FLAC header still says 70 s, the data ends near 21 s, past which the middle lies."""
+    path = tmp_path / "cut.flac"
+    soundfile.write(path, clicks(120, seconds=70.0), RATE)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 3 // 10])
+    evidence = analyser.analyse(path)
+    assert 15 < evidence["duration_s"] < 30
+    assert evidence["onset_rate"] == pytest.approx(2.0, rel=0.1)
+    assert capfd.readouterr().err == ""
+
+
 def test_undecodable_file_raises_audio_error(analyser: TrackAnalyser, tmp_path: Path) -> None:
     path = tmp_path / "broken.ogg"
     path.write_bytes(b"OggS" + bytes(500))

@@ -80,10 +80,20 @@ class TrackAnalyser:
         self.rate = self.tagger.sample_rate
 
     def excerpt(self, path: Path) -> np.ndarray:
-        """The middle EXCERPT_S seconds of the file (all of it when shorter), mono at the tagger's rate."""
+        """The middle EXCERPT_S seconds of the file (all of it when shorter), mono at the tagger's rate.
+
+        The length comes from the file's header, which a VBR mp3 without a Xing header can overstate;
+        when the middle turns out to be past the real end, the excerpt is taken from the start instead.
+        """
         length = audio.duration_s(path)
         if length > EXCERPT_S:
-            return audio.decode(path, self.rate, offset=(length - EXCERPT_S) / 2, duration=EXCERPT_S)
+            try:
+                middle = audio.decode(path, self.rate, offset=(length - EXCERPT_S) / 2, duration=EXCERPT_S)
+            except audio.AudioError:
+                middle = np.zeros(0, np.float32)
+            if middle.size >= EXCERPT_S * self.rate / 2:
+                return middle
+            return audio.decode(path, self.rate, duration=EXCERPT_S)
         return audio.decode(path, self.rate)
 
     def analyse(self, path: Path) -> dict[str, float]:
@@ -281,10 +291,11 @@ AROUSAL_WEIGHTS = {
     "tags_energy": 0.30,
 }
 VALENCE_WEIGHTS = {
-    "tags_happy": 0.45,
+    "tags_happy": 0.40,
     "mode": 0.15,
     "tempo": 0.10,
     "loudness": 0.10,
+    "flux": 0.05,
     "brightness": 0.05,
     "pulse": 0.05,
     "tags_aggression": -0.10,
