@@ -91,7 +91,7 @@ def _ffprobe(path: Path) -> dict[str, str]:
     except (subprocess.TimeoutExpired, ValueError, OSError) as e:
         raise AudioError(f"{path}: ffprobe failed ({_first_line(e)})") from None
     if done.returncode != 0 or not streams:
-        raise AudioError(f"{path}: no audio stream ({_first_line(done.stderr.decode(errors='replace')) or 'ffprobe'})")
+        raise _damaged(path, _ffmpeg_reason(done.stderr) or "no audio stream")
     return streams[0]
 
 
@@ -100,7 +100,7 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
     stream = _ffprobe(path)
     channels, rate = int(stream.get("channels") or 0), int(stream.get("sample_rate") or 0)
     if channels < 1 or rate < 1:
-        raise AudioError(f"{path}: no audio stream with a sample rate and channels")
+        raise _damaged(path, "no audio stream")
     cmd = ["ffmpeg", "-nostdin", "-v", "error"]
     if offset:
         cmd += ["-ss", f"{offset:.3f}"]
@@ -112,7 +112,7 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
     except (subprocess.TimeoutExpired, OSError) as e:
         raise AudioError(f"{path}: ffmpeg failed ({_first_line(e)})") from None
     if done.returncode != 0:
-        raise AudioError(f"{path}: cannot decode ({_first_line(done.stderr.decode(errors='replace')) or 'ffmpeg'})")
+        raise _damaged(path, _ffmpeg_reason(done.stderr) or f"ffmpeg exit status {done.returncode}")
     raw = np.frombuffer(done.stdout, dtype="<f4")
     raw = raw[: raw.size - raw.size % channels]
     return raw.reshape(-1, channels).mean(axis=1), rate
@@ -133,8 +133,19 @@ def _undecodable(path: Path, error: Exception) -> AudioError:
     if "does not exist" in reason:  # libsndfile's words for an mp3 whose frames it cannot find
         reason = "no audio frames found"
     if path.suffix.lower() in SNDFILE_SUFFIXES:
-        return AudioError(f"{path}: cannot decode ({reason}); the file is damaged or not audio")
+        return _damaged(path, reason)
     return AudioError(f"{path}: cannot decode ({reason}); install ffmpeg to read {path.suffix or 'such'} files")
+
+
+def _damaged(path: Path, reason: str) -> AudioError:
+    return AudioError(f"{path}: cannot decode ({reason}); the file is damaged or not audio")
+
+
+def _ffmpeg_reason(stderr: bytes) -> str:
+    """ffmpeg's first complaint without its "[mp3 @ 0x55...]" prefix."""
+    return re.sub(r"^\[[^\]]*\]\s*", "", _first_line(stderr.decode(errors="replace")) if stderr.strip() else "").rstrip(
+        "."
+    )
 
 
 def _first_line(error: object) -> str:
