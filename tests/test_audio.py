@@ -107,8 +107,8 @@ def test_ffmpeg_fallback_averages_channels(tmp_path: Path) -> None:
     """A format libsndfile lacks (AAC in .m4a) goes through ffmpeg, still averaged, not ffmpeg's louder -ac 1 mix."""
     import subprocess
 
-    wav, m4a = tmp_path / "left.wav", tmp_path / "left.m4a"
+    wav, m4a = tmp_path / "left.wav", tmp_path / "AC:DC -left.m4a"  # not a protocol, not an option
     left = tone(1000, 44100)
     soundfile.write(wav, np.stack([left, np.zeros_like(left)], axis=1), 44100)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(m4a)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "192k", f"file:{m4a}"], check=True)
     assert level_db(decode(m4a)) == pytest.approx(-6.02, abs=0.3)

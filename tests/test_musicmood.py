@@ -190,6 +190,13 @@ def test_place_is_relative_to_the_library() -> None:
     assert place([track, *loud])[0][1] < place([track, *quiet])[0][1]
 
 
+def test_place_survives_a_non_finite_value() -> None:
+    library = synthetic_library(20, seed=6)
+    library[3] = dict(library[3], tempo_bpm=float("nan"), loudness_db=float("-inf"))
+    placed = place(library)
+    assert all(math.isfinite(x) and -1 <= x <= 1 for point in placed for x in point)
+
+
 @pytest.mark.parametrize(
     ("key", "delta", "axis"),
     [

@@ -82,17 +82,26 @@ def _decode_soundfile(path: Path, offset: float | None, duration: float | None) 
 
 
 def _ffprobe(path: Path) -> dict[str, str]:
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels,sample_rate,duration"]
+    """The first audio stream's channels, sample_rate and duration (the container's when the stream has none)."""
+    entries = "stream=channels,sample_rate,duration:format=duration"
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", entries, "-of", "json"]
     try:
-        done = subprocess.run(
-            [*cmd, "-of", "json", "--", str(path)], capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False
-        )
-        streams = json.loads(done.stdout or b"{}").get("streams") or []
+        done = subprocess.run([*cmd, _ffmpeg_url(path)], capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
+        probed = json.loads(done.stdout or b"{}")
     except (subprocess.TimeoutExpired, ValueError, OSError) as e:
         raise AudioError(f"{path}: ffprobe failed ({_first_line(e)})") from None
+    streams = probed.get("streams") or []
     if done.returncode != 0 or not streams:
         raise _damaged(path, _ffmpeg_reason(done.stderr) or "no audio stream")
-    return streams[0]
+    stream = dict(streams[0])
+    if not stream.get("duration"):
+        stream["duration"] = (probed.get("format") or {}).get("duration") or ""
+    return stream
+
+
+def _ffmpeg_url(path: Path) -> str:
+    """An explicit file: URL, so a name like "AC:DC.m4a" or "-live.m4a" is not read as a protocol or an option."""
+    return "file:" + str(path.absolute())
 
 
 def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> tuple[np.ndarray, int]:
@@ -106,7 +115,7 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
         cmd += ["-ss", f"{offset:.3f}"]
     if duration is not None:
         cmd += ["-t", f"{duration:.3f}"]
-    cmd += ["-i", str(path), "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    cmd += ["-i", _ffmpeg_url(path), "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
     except (subprocess.TimeoutExpired, OSError) as e:

@@ -93,8 +93,8 @@ class TrackAnalyser:
                 middle = np.zeros(0, np.float32)
             if middle.size >= EXCERPT_S * self.rate / 2:
                 return middle
-            return audio.decode(path, self.rate, duration=EXCERPT_S)
-        return audio.decode(path, self.rate)
+        # short, or of unknown length (a stream without a duration): at most EXCERPT_S from the start
+        return audio.decode(path, self.rate, duration=EXCERPT_S)
 
     def analyse(self, path: Path) -> dict[str, float]:
         """Evidence for one file: tag probabilities ("tag:<label>") and signal features. Raises AudioError."""
@@ -343,11 +343,14 @@ def place(evidence: Sequence[Mapping[str, float]]) -> list[tuple[float, float]]:
 
 
 def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> np.ndarray:
-    n = values.size
-    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    """Robust z-scores against the library blended with the prior; a non-finite value (damaged evidence) scores 0."""
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    q25, median, q75 = np.percentile(values[finite], [25, 50, 75]) if n else (0.0, 0.0, 0.0)
     centre = (n * median + PRIOR_WEIGHT * prior_centre) / (n + PRIOR_WEIGHT)
     spread = (n * (q75 - q25) / 1.349 + PRIOR_WEIGHT * prior_spread) / (n + PRIOR_WEIGHT)
-    return np.clip((values - centre) / spread, -Z_CLIP, Z_CLIP)
+    z = np.clip((np.where(finite, values, centre) - centre) / spread, -Z_CLIP, Z_CLIP)
+    return np.asarray(z, float)
 
 
 def _combine(z: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
