@@ -213,3 +213,13 @@ def test_each_cue_moves_its_axis_the_right_way(key: str, delta: float, axis: int
     base = dict(library[0], **{"tag:sad": 0.15, "tempo_bpm": 100.0})
     moved = dict(base, **{key: base[key] + delta})
     assert place([moved, *library[1:]])[0][axis] > place([base, *library[1:]])[0][axis]
+
+
+def test_bench_music_reports_seconds_per_track(tmp_path: Path) -> None:
+    import bench
+
+    out = tmp_path / "music.json"
+    assert bench.main(["--json", str(out), "music", "--music", str(MUSIC), "--repeat", "1"]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["tracks"] == 2 and figures["runs"] == 2
+    assert figures["cpu_seconds_per_track"]["total"]["median"] > 0
