@@ -29,7 +29,7 @@ from moodbox import audio, melspec
 from moodbox.tagger import MusicTagger
 
 # Bump whenever the evidence changes (features, excerpt, model): cached evidence of another version is recomputed.
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 
 EXCERPT_S = 30.0  # the middle 30 s of a track: signal features see all of it
 TAG_PATCHES = 8  # the tagger hears at most this many 3 s patches, spread evenly over the excerpt (<= 1 s of a core)
@@ -132,7 +132,7 @@ def signal_features(
     mode, key_clarity = mode_and_key_clarity(samples, rate)
     return {
         "duration_s": samples.size / rate,
-        "loudness_db": loudness_db(samples),
+        "loudness_lufs": loudness_lufs(power, rate),
         "spectral_flux": float(onset.mean()),
         "onset_rate": onset_rate(onset, frame_rate),
         "tempo_bpm": tempo,
@@ -144,10 +144,51 @@ def signal_features(
     }
 
 
-def loudness_db(samples: np.ndarray) -> float:
-    """Mean power of the excerpt in dB full scale (a sine at full scale: -3 dB); -120 for silence."""
-    mean_power = float(np.mean(np.square(samples, dtype=np.float64)))
-    return 10 * math.log10(max(mean_power, 1e-12))
+# ITU-R BS.1770-4 K-weighting: the standard's pre-filter (high shelf, +4 dB above about 1.5 kHz) and
+# RLB high-pass (about 38 Hz), as biquad coefficients (b, a) at 48 kHz.
+K_WEIGHTING = (
+    ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585)),
+    ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
+)
+SILENCE_LUFS = -70.0  # BS.1770's absolute gate
+
+
+def k_weighting_gain(freqs: np.ndarray) -> np.ndarray:
+    """|H(f)|^2 of the K-weighting filter (its 48 kHz design evaluated at f; exact enough below 8 kHz)."""
+    z = np.exp(-2j * np.pi * np.asarray(freqs, float) / 48000)
+    response = np.ones_like(z)
+    for b, a in K_WEIGHTING:
+        response *= (b[0] + b[1] * z + b[2] * z**2) / (a[0] + a[1] * z + a[2] * z**2)
+    return np.abs(response) ** 2
+
+
+def loudness_lufs(power: np.ndarray, rate: int) -> float:
+    """Integrated loudness of the excerpt in LUFS (ITU-R BS.1770-4), from its power spectrogram.
+
+    K-weighted mean square per frame (Parseval over the Hann-windowed frame), 400 ms blocks every
+    ~100 ms, the absolute gate at -70 LUFS and the relative gate 10 LU below the gated mean. A
+    full-scale 997 Hz sine reads -3.01 LUFS, as the standard specifies; silence reads -70.
+    """
+    n_fft = 2 * (power.shape[1] - 1)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    one_sided = np.full(power.shape[1], 2.0)
+    one_sided[[0, -1]] = 1.0
+    weights = one_sided * k_weighting_gain(np.linspace(0, rate / 2, power.shape[1])) / (n_fft * np.sum(window**2))
+    frame_ms = power.astype(np.float64) @ weights
+    hop_s = n_fft / 2 / rate  # the spectrogram's hop is half its window
+    block, step = max(1, round(0.4 / hop_s)), max(1, round(0.1 / hop_s))
+    if frame_ms.size <= block:
+        blocks = np.array([frame_ms.mean()])
+    else:
+        blocks = np.lib.stride_tricks.sliding_window_view(frame_ms, block)[::step].mean(axis=1)
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10 * np.log10(blocks)
+    kept = blocks[block_lufs > SILENCE_LUFS]
+    if kept.size == 0:
+        return SILENCE_LUFS
+    relative_gate = -0.691 + 10 * math.log10(float(kept.mean())) - 10
+    kept = blocks[block_lufs > max(SILENCE_LUFS, relative_gate)]
+    return max(SILENCE_LUFS, -0.691 + 10 * math.log10(float(kept.mean())))
 
 
 def onset_envelope(log_mel: np.ndarray) -> np.ndarray:
@@ -266,15 +307,19 @@ def tag_log_ratio(evidence: Mapping[str, float], up: Sequence[str], down: Sequen
 
 
 def cues(evidence: Mapping[str, float]) -> dict[str, float]:
-    """The scalar cues `place` weighs, each from one track's evidence."""
+    """The scalar cues `place` weighs, each from one track's evidence (a missing measurement is NaN: scored 0)."""
+
+    def value(key: str) -> float:
+        return float(evidence.get(key, math.nan))
+
     return {
-        "loudness": float(evidence["loudness_db"]),
-        "flux": float(evidence["spectral_flux"]),
-        "onsets": float(evidence["onset_rate"]),
-        "tempo": math.log2(max(float(evidence["tempo_bpm"]), 1.0)),  # tempo is heard in ratios
-        "pulse": float(evidence["pulse_clarity"]),
-        "brightness": math.log10(max(float(evidence["brightness"]), 1e-4)),  # a share spread over decades
-        "mode": float(evidence["mode"]),
+        "loudness": value("loudness_lufs"),
+        "flux": value("spectral_flux"),
+        "onsets": value("onset_rate"),
+        "tempo": math.log2(max(value("tempo_bpm"), 1.0)),  # tempo is heard in ratios
+        "pulse": value("pulse_clarity"),
+        "brightness": math.log10(max(value("brightness"), 1e-4)),  # a share spread over decades
+        "mode": value("mode"),
         "tags_happy": tag_log_ratio(evidence, HAPPY_TAGS, SAD_TAGS),
         "tags_energy": tag_log_ratio(evidence, ENERGETIC_TAGS, CALM_TAGS),
         "tags_aggression": math.log(max(sum(float(evidence.get(f"tag:{t}", 0.0)) for t in AGGRESSIVE_TAGS), TAG_FLOOR)),
