@@ -207,6 +207,14 @@ def test_place_is_relative_to_the_library() -> None:
     assert place([track, *loud])[0][1] < place([track, *quiet])[0][1]
 
 
+def test_place_does_not_magnify_tiny_differences() -> None:
+    """A library of near-identical tracks: 0.1 LU louder is not 'the most energetic track you own'."""
+    same = synthetic_library(1, seed=7)[0]
+    library = [dict(same) for _ in range(100)] + [dict(same, loudness_lufs=same["loudness_lufs"] + 0.1)]
+    valence, arousal = place(library)[-1]
+    assert abs(arousal) < 0.3 and abs(valence) < 0.3
+
+
 def test_place_survives_a_non_finite_value() -> None:
     library = synthetic_library(20, seed=6)
     library[3] = dict(library[3], tempo_bpm=float("nan"), loudness_lufs=float("-inf"))

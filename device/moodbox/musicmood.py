@@ -366,6 +366,7 @@ CUE_PRIORS = {
 PRIOR_WEIGHT = 4.0
 Z_CLIP = 3.0  # one wild measurement (a silent intro, a mis-tracked tempo) moves a track at most this far
 SPREAD = 0.8  # tanh(0.8 z): a track one library spread from the middle lands at about +-0.66
+MIN_SPREAD = 0.25  # of the prior spread: the narrowest spread a library's cue is scaled by
 
 
 def place(evidence: Sequence[Mapping[str, float]]) -> list[tuple[float, float]]:
@@ -394,6 +395,10 @@ def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> n
     q25, median, q75 = np.percentile(values[finite], [25, 50, 75]) if n else (0.0, 0.0, 0.0)
     centre = (n * median + PRIOR_WEIGHT * prior_centre) / (n + PRIOR_WEIGHT)
     spread = (n * (q75 - q25) / 1.349 + PRIOR_WEIGHT * prior_spread) / (n + PRIOR_WEIGHT)
+    # a library whose tracks nearly all measure the same (an album of one session) must not blow
+    # its last decimals up to the ends of the axis: differences under a quarter of the prior's spread
+    # are measurement resolution, not music
+    spread = max(spread, MIN_SPREAD * prior_spread)
     z = np.clip((np.where(finite, values, centre) - centre) / spread, -Z_CLIP, Z_CLIP)
     return np.asarray(z, float)
 
