@@ -92,6 +92,8 @@ def test_corrupt_file_raises_one_line_and_prints_nothing(tmp_path: Path, capfd: 
 def test_missing_file_raises_one_line(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="no such file"):
         decode(tmp_path / "gone.flac")
+    with pytest.raises(AudioError, match="no such file"):
+        duration_s(tmp_path / "gone.flac")
 
 
 def test_text_file_named_flac_raises(tmp_path: Path) -> None:

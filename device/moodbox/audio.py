@@ -61,6 +61,8 @@ def decode(
 def duration_s(path: str | Path) -> float:
     """The length of the file in seconds (from its header; ffprobe for formats libsndfile lacks)."""
     path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
     try:
         with _quiet():
             info = soundfile.info(str(path))
@@ -68,7 +70,10 @@ def duration_s(path: str | Path) -> float:
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
         if shutil.which("ffprobe") is None:
             raise _undecodable(path, e) from None
-        return float(_ffprobe(path).get("duration") or 0.0)
+        try:
+            return float(_ffprobe(path).get("duration") or 0.0)
+        except ValueError:  # "N/A": a stream that does not know its length
+            return 0.0
 
 
 def _decode_soundfile(path: Path, offset: float | None, duration: float | None) -> tuple[np.ndarray, int]:
