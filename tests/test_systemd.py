@@ -50,3 +50,49 @@ def test_the_unit_promises_what_the_service_does():
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
     assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
+
+
+LIBRARY_UNIT = ROOT / "systemd" / "moodbox-library.service"
+LIBRARY_TIMER = ROOT / "systemd" / "moodbox-library.timer"
+
+
+def settings_of(path: Path) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_library_timer_and_service_verify_clean(tmp_path):
+    moodbox = Path(sys.executable).parent / "moodbox"
+    service, timer = tmp_path / LIBRARY_UNIT.name, tmp_path / LIBRARY_TIMER.name
+    service.write_text(LIBRARY_UNIT.read_text().replace("/opt/moodbox/venv/bin/moodbox", str(moodbox)))
+    timer.write_text(LIBRARY_TIMER.read_text())
+    result = subprocess.run(["systemd-analyze", "verify", str(service), str(timer)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_library_service_exposure_is_at_most_2():
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(LIBRARY_UNIT)], capture_output=True, text=True
+    )
+    match = re.search(r"Overall exposure level for moodbox-library.service: ([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0
+
+
+def test_library_service_scans_then_writes_playlists_at_idle_priority_reading_only():
+    from moodbox.library import LibrarySettings
+
+    s = settings_of(LIBRARY_UNIT)
+    assert s["Type"] == ["oneshot"] and s["User"] == ["moodbox"]
+    assert [cmd.split(" library ")[1] for cmd in s["ExecStart"]] == ["scan", "playlists"]
+    assert s["Nice"] == ["19"] and s["IOSchedulingClass"] == ["idle"] and s["CPUSchedulingPolicy"] == ["idle"]
+    # Only the state directory is writable, and the default cache lives there.
+    assert s["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in s
+    assert LibrarySettings().cache.parent == Path("/var/lib") / s["StateDirectory"][0]
+    assert s["IPAddressAllow"] == ["localhost"]
+    t = settings_of(LIBRARY_TIMER)
+    assert t["OnCalendar"] and t["Persistent"] == ["true"] and t["WantedBy"] == ["timers.target"]

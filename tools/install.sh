@@ -130,6 +130,18 @@ run systemctl daemon-reload
 run systemctl enable mpd.service moodbox.service
 run systemctl restart moodbox.service
 
+note "nightly music library scan (moodbox-library.timer)"
+# The music tagger, found by moodbox.musicmood in $PREFIX/models beside the venv.
+run install -m 644 "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
+for name in moodbox-library.service moodbox-library.timer; do
+    unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/$name")
+    if ((DRY_RUN)); then echo "+ write $UNIT_DIR/$name"; else printf '%s\n' "$unit" > "$UNIT_DIR/$name"; fi
+done
+run systemctl daemon-reload
+run systemctl enable --now moodbox-library.timer
+# The first scan at once (idle priority, resumable), so playlists.<mood>: auto has music early.
+run systemctl start --no-block moodbox-library.service
+
 note "done"
 cat <<EOF
 moodbox follows the playlists named in $ETC/config.yaml (playlists.<mood>); create them in MPD,

@@ -24,6 +24,8 @@ from moodbox.camera import CameraError, Pacer, frames, open_source
 from moodbox.check import run_checks as _check
 from moodbox.emotion import EmotionClassifier, ModelError
 from moodbox.faces import Box, DetectorError, crop_square
+from moodbox.library import playlists_command as library_playlists
+from moodbox.library import scan_command as library_scan
 from moodbox.pipeline import Vision, build_tracker
 from moodbox.player import PlayerError
 
@@ -139,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[common], help="self-test: model, camera, MPD and playlists, GPIO")
     check.set_defaults(run=_check)
+
+    library = commands.add_parser("library", help="sort the music library by mood: scan it, write the mood playlists")
+    actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")
+    scan = actions.add_parser("scan", help="analyse every audio file (only new and changed ones are analysed again)")
+    scan.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="default: library.music_dir")
+    scan.add_argument("--json", action="store_true", help="one JSON line per track, then a summary")
+    scan.set_defaults(run=library_scan)
+    playlists = actions.add_parser("playlists", help="write the moodbox-<mood> playlists to MPD from the scan")
+    playlists.set_defaults(run=library_playlists)
     return parser
 
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
+from moodbox.library import AUTO, LibrarySettings
 from moodbox.mood import MoodSettings
 from moodbox.player import MpdSettings
 
@@ -160,14 +161,21 @@ class Config:
     policy: Literal["match", "uplift"] = "match"
     uplift: UpliftConfig = field(default_factory=UpliftConfig)
     gpio: GpioConfig | None = None
+    library: LibrarySettings = field(default_factory=LibrarySettings)
 
     def playlist_for(self) -> dict[str, str]:
-        """Mood -> MPD playlist under the chosen policy."""
-        own = dataclasses.asdict(self.playlists)
+        """Mood -> MPD playlist under the chosen policy; `auto` is the playlist `moodbox library playlists` writes."""
+        own = {
+            mood: self.library.playlist(mood) if name == AUTO else name
+            for mood, name in dataclasses.asdict(self.playlists).items()
+        }
         if self.policy == "match":
             return own
         lifted = dataclasses.asdict(self.uplift)
-        return {mood: lifted[mood] or name for mood, name in own.items()}
+        return {
+            mood: self.library.uplift_playlist(mood) if lifted[mood] == AUTO else lifted[mood] or name
+            for mood, name in own.items()
+        }
 
 
 def load(path: Path | str | None = None) -> Config:

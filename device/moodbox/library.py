@@ -1,0 +1,426 @@
+"""`moodbox library`: listen to every track of the music library once and sort it by mood.
+
+`scan` walks the audio files under MPD's music directory (or a folder), analyses each file the
+cache does not already know (moodbox.musicmood: the tagger's evidence), places every track on
+the valence/arousal plane, normalised within the set scanned, and prints the result. Files are
+only read. `playlists` takes the cached evidence of the tracks MPD knows and writes one stored
+playlist per mood (moodbox.mood_playlists), which `playlists.<mood>: auto` then plays.
+
+The analysis stack (decoder, TFLite) is imported only when a scan has something to analyse, so
+`moodbox run` never loads it and a rescan of an unchanged library returns at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+import mpd
+
+from moodbox.mood_playlists import (
+    MOOD_POINTS,
+    MOODS,
+    UPLIFT_POINTS,
+    MoodPoints,
+    UpliftPoints,
+    auto_name,
+    auto_uplift_name,
+    connect,
+    known_files,
+    plan,
+    write,
+)
+from moodbox.player import CONNECTION_ERRORS, PlayerError
+from moodbox.scancache import CacheError, ScanCache
+
+if TYPE_CHECKING:
+    import argparse
+
+    from moodbox.config import Config
+
+AUTO = "auto"  # playlists.<mood> / uplift.<mood>: the playlist `moodbox library playlists` writes
+# What MPD plays and libsndfile or ffmpeg decode; the rest of a music folder (covers, .cue, .nfo) is not music.
+AUDIO_SUFFIXES = frozenset(
+    {".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff", ".m4a", ".mp4", ".aac", ".wma", ".wv", ".ape"}
+)
+
+
+class LibraryError(RuntimeError):
+    """The library cannot be scanned or sorted; the message is one line naming the fix."""
+
+
+@dataclass(frozen=True)
+class LibrarySettings:
+    """The `library:` section of config.yaml."""
+
+    music_dir: Path = Path("/var/lib/mpd/music")  # MPD's music_directory: playlists name files relative to it
+    cache: Path = Path("/var/lib/moodbox/library.sqlite")  # in the timer service's StateDirectory
+    playlist_size: int = field(default=50, metadata={"min": 1, "max": 100000})
+    moods: MoodPoints = field(default_factory=MoodPoints)  # where each mood sits (valence, arousal)
+    uplift: UpliftPoints = field(default_factory=UpliftPoints)  # where `uplift.<mood>: auto` moves it
+
+    def point(self, mood: str) -> tuple[float, float]:
+        return self.moods.resolve(mood, MOOD_POINTS[mood])
+
+    def uplift_point(self, mood: str) -> tuple[float, float]:
+        return self.uplift.resolve(mood, UPLIFT_POINTS.get(mood, self.point(mood)))
+
+    def playlist(self, mood: str) -> str:
+        """The stored playlist `playlists.<mood>: auto` means."""
+        return auto_name(mood)
+
+    def uplift_playlist(self, mood: str) -> str:
+        """The stored playlist `uplift.<mood>: auto` means: the mood's own where uplift does not move it."""
+        return auto_uplift_name(mood) if self.uplift_point(mood) != self.point(mood) else auto_name(mood)
+
+    def targets(self) -> dict[str, tuple[float, float]]:
+        """Every auto playlist and the point it gathers tracks around."""
+        own = {self.playlist(m): self.point(m) for m in MOODS}
+        lifted = {self.uplift_playlist(m): self.uplift_point(m) for m in MOODS}
+        return own | lifted
+
+
+class Analyser(Protocol):
+    def analyse(self, path: Path) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class Track:
+    file: str  # relative to the scanned root, '/'-separated (MPD's name for it)
+    valence: float
+    arousal: float
+    evidence: Mapping[str, float]
+
+
+@dataclass
+class ScanResult:
+    tracks: list[Track] = field(default_factory=list)
+    analysed: int = 0
+    cached: int = 0
+    failed: int = 0  # could not be decoded this time
+    failed_before: int = 0  # remembered as undecodable, not retried until the file changes
+    removed: int = 0  # gone from the library, dropped from the cache
+    seconds: float = 0.0
+
+
+class Progress:
+    """On a terminal a bar with an ETA, redrawn per track; elsewhere (the journal) a plain line a minute."""
+
+    def __init__(
+        self,
+        stream: TextIO = sys.stderr,
+        clock: Callable[[], float] = time.monotonic,
+        tty: bool | None = None,
+        every: float = 60.0,
+    ) -> None:
+        self.stream, self.clock, self.every = stream, clock, every
+        self.tty = stream.isatty() if tty is None else tty
+        self.total = self.done = 0
+        self.started = self._last_line = 0.0
+        self._drawn = False
+
+    def start(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.started = self._last_line = self.clock()
+        if not self.tty:
+            self._print(f"analysing {total} tracks")
+
+    def show(self, file: str) -> None:
+        """The file now being analysed (on a terminal)."""
+        if self.tty:
+            self._draw(file, self.clock())
+
+    def step(self) -> None:
+        """One more file done."""
+        self.done += 1
+        now = self.clock()
+        if not self.tty and now - self._last_line >= self.every:
+            self._last_line = now
+            self._print(f"analysed {self.done} of {self.total}, {self._rate(now)}")
+
+    def note(self, line: str) -> None:
+        """A line of its own (a skipped file) without breaking the bar."""
+        self._clear()
+        self._print(line)
+
+    def finish(self) -> None:
+        self._clear()
+
+    def _rate(self, now: float) -> str:
+        if not self.done:
+            return "ETA -:--"
+        per = (now - self.started) / self.done
+        left = per * (self.total - self.done)
+        return f"{per:.1f} s/track, ETA {_clock_time(left)}"
+
+    def _draw(self, file: str, now: float) -> None:
+        width = shutil.get_terminal_size((80, 24)).columns
+        share = self.done / max(self.total, 1)
+        bar = "#" * int(share * 20)
+        line = f"{share:4.0%} [{bar:<20}] {self.done}/{self.total} {self._rate(now)}  {file}"
+        self.stream.write("\r" + line[: width - 1] + "\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self._drawn = False
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+
+def _clock_time(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def walk(top: Path, root: Path, warn: Callable[[str], None]) -> list[tuple[str, os.stat_result]]:
+    """(path relative to root, stat) of every audio file under top, in name order.
+
+    Follows symbolic links as MPD does (each folder once, so a link loop ends), and skips hidden
+    names as MPD does (macOS leaves `._song.mp3` beside every song on a USB stick).
+    """
+    seen: set[tuple[int, int]] = set()
+    found: list[tuple[str, os.stat_result]] = []
+
+    def unreadable(e: OSError) -> None:
+        warn(f"cannot read folder {e.filename}: {e.strerror}; give the moodbox user read access to it")
+
+    for folder, dirs, names in os.walk(top, followlinks=True, onerror=unreadable):
+        here = os.stat(folder)
+        if (here.st_dev, here.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((here.st_dev, here.st_ino))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in AUDIO_SUFFIXES:
+                continue
+            path = os.path.join(folder, name)
+            file = os.path.relpath(path, root).replace(os.sep, "/")
+            try:
+                file.encode("utf-8")
+                info = os.stat(path)
+            except UnicodeEncodeError:
+                warn(f"skipped {file.encode('utf-8', 'surrogateescape')!r}: the name is not UTF-8 (MPD cannot list it)")
+                continue
+            except OSError as e:
+                warn(f"skipped {file}: {e.strerror} (a broken link?)")
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((file, info))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _inside(file: str, within: str) -> bool:
+    return not within or file.startswith(within + "/")
+
+
+def scan(
+    root: Path,
+    cache: ScanCache,
+    analyser: Callable[[], Analyser],
+    version: str,
+    place: Callable[[Sequence[Mapping[str, float]]], list[tuple[float, float]]],
+    *,
+    within: str = "",
+    progress: Progress | None = None,
+    decode_errors: tuple[type[Exception], ...] = (),
+    clock: Callable[[], float] = time.monotonic,
+) -> ScanResult:
+    """Bring the cache up to date with the audio files under root/within and place them all.
+
+    `analyser` is called only if a file needs analysing (loading the model takes time). A file that
+    raises one of `decode_errors` is reported in one line and remembered as failed; any other error
+    is reported and retried on the next scan (it may be ours, not the file's). Every result is
+    committed before the next file starts, so an interruption loses at most one track.
+    """
+    started = clock()
+    progress = progress or Progress()
+    result = ScanResult()
+    files = walk(root / within if within else root, root, progress.note)
+    present = {file for file, _ in files}
+    gone = [file for file in cache.files() if _inside(file, within) and file not in present]
+    if files:
+        cache.forget(gone)
+        result.removed = len(gone)
+    elif gone:  # an unmounted disk looks empty: forgetting would mean analysing it all again
+        progress.note(f"no audio files under {root / within}; keeping the {len(gone)} cached (is the disk mounted?)")
+    evidence: dict[str, Mapping[str, float]] = {}
+    todo = []
+    for file, info in files:
+        entry = cache.lookup(file, info.st_size, info.st_mtime_ns, version)
+        if entry is None:
+            todo.append((file, info))
+        elif entry.evidence is None:
+            result.failed_before += 1
+        else:
+            evidence[file] = entry.evidence
+    result.cached = len(evidence)
+    if todo:
+        tool = analyser()
+        progress.start(len(todo))
+        try:
+            for file, info in todo:
+                progress.show(file)
+                try:
+                    found = tool.analyse(root / file)
+                except decode_errors as e:
+                    cache.store(file, info.st_size, info.st_mtime_ns, version, error=str(e))
+                    progress.note(f"skipped {e}")  # the error names the file and why
+                    result.failed += 1
+                except Exception as e:  # an analysis fault on one odd file must not stop every nightly scan there
+                    progress.note(f"skipped {file}: analysis failed ({type(e).__name__}: {e}); tried again next scan")
+                    result.failed += 1
+                else:
+                    cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
+                    evidence[file] = found
+                    result.analysed += 1
+                progress.step()
+        finally:
+            progress.finish()
+    names = sorted(evidence)
+    points = place([evidence[name] for name in names]) if names else []
+    result.tracks = [Track(name, v, a, evidence[name]) for name, (v, a) in zip(names, points, strict=True)]
+    result.seconds = clock() - started
+    return result
+
+
+def _root_and_within(folder: Path | None, music_dir: Path) -> tuple[Path, str]:
+    """Scan inside the music directory keeps MPD's names (and its cache rows); any other folder is its own root."""
+    music = music_dir.resolve()
+    if folder is None:
+        return music, ""
+    target = folder.resolve()
+    if not target.is_dir():
+        raise LibraryError(f"{folder} is not a folder; give a folder of music")
+    if target.is_relative_to(music):
+        within = target.relative_to(music).as_posix()
+        return music, "" if within == "." else within
+    return target, ""
+
+
+def scan_command(args: argparse.Namespace, cfg: Config) -> int:
+    """`moodbox library scan [FOLDER] [--json]`."""
+    from moodbox import musicmood
+    from moodbox.audio import AudioError
+
+    settings = cfg.library
+    if args.folder is None and not settings.music_dir.is_dir():
+        return _fail(
+            f"music directory {settings.music_dir} not found; set library.music_dir to MPD's music_directory "
+            "or give a FOLDER"
+        )
+    try:
+        root, within = _root_and_within(args.folder, settings.music_dir)
+        progress = Progress()
+        try:
+            cache = ScanCache(settings.cache, root)
+        except CacheError as e:  # the cache is only a cache: the scan itself still works, it just forgets
+            progress.note(f"moodbox: {e}; scanning without it this time (nothing is kept)")
+            cache = ScanCache(ScanCache.MEMORY, root)
+        with cache, cache.scanning():
+            try:
+                result = scan(
+                    root,
+                    cache,
+                    lambda: musicmood.TrackAnalyser(),
+                    musicmood.ANALYSIS_VERSION,
+                    musicmood.place,
+                    within=within,
+                    progress=progress,
+                    decode_errors=(AudioError,),
+                )
+            except KeyboardInterrupt:
+                progress.note("interrupted: every track analysed so far is kept; run the scan again to resume")
+                raise
+    except (LibraryError, CacheError) as e:
+        return _fail(str(e))
+    if args.json:
+        for t in result.tracks:
+            line = {"file": t.file, "valence": round(t.valence, 4), "arousal": round(t.arousal, 4)}
+            print(json.dumps(line | {"evidence": dict(t.evidence)}))
+        summary = {
+            "tracks": len(result.tracks),
+            "analysed": result.analysed,
+            "cached": result.cached,
+            "failed": result.failed + result.failed_before,
+            "removed": result.removed,
+            "seconds": round(result.seconds, 3),
+        }
+        print(json.dumps(summary))
+    else:
+        print(_summary(result))
+    return 0
+
+
+def _summary(result: ScanResult) -> str:
+    parts = [f"{result.analysed} analysed", f"{result.cached} from the cache"]
+    if result.failed:
+        parts.append(f"{result.failed} skipped")
+    if result.failed_before:
+        parts.append(f"{result.failed_before} undecodable before (retried when the file changes)")
+    if result.removed:
+        parts.append(f"{result.removed} gone from the library")
+    return f"{len(result.tracks)} tracks placed: {', '.join(parts)} ({result.seconds:.1f} s)"
+
+
+def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
+    """`moodbox library playlists`: the mood playlists from the cached scan, for the tracks MPD knows."""
+    settings = cfg.library
+    if not settings.cache.is_file():
+        return _fail(f"no scan cache at {settings.cache}; run `moodbox library scan` first")
+    from moodbox import musicmood
+
+    try:
+        with ScanCache(settings.cache, settings.music_dir.resolve(), write=False) as cache:
+            scored = cache.scored(musicmood.ANALYSIS_VERSION)
+    except CacheError as e:
+        return _fail(str(e))
+    if not scored:
+        return _fail(f"no analysed tracks of {settings.music_dir} in {settings.cache}; run `moodbox library scan`")
+    client = connect(cfg.mpd)
+    try:
+        known = known_files(client)
+        usable = [file for file in scored if file in known]
+        if not usable:
+            return _fail(
+                f"none of the {len(scored)} analysed tracks is in MPD's database; set library.music_dir to MPD's "
+                "music_directory, or update MPD's database (mpc update)"
+            )
+        points = musicmood.place([scored[file] for file in usable])
+        tracks = [(file, v, a) for file, (v, a) in zip(usable, points, strict=True)]
+        playlists = plan(tracks, settings.targets(), settings.playlist_size)
+        write(client, playlists)
+    except mpd.CommandError as e:
+        raise PlayerError(f"MPD refused the playlists ({e}); check MPD's playlist_directory is writable") from None
+    except CONNECTION_ERRORS as e:
+        raise PlayerError(f"MPD went away while writing the playlists ({e}); run this again") from None
+    finally:
+        try:
+            client.disconnect()
+        except (*CONNECTION_ERRORS, mpd.MPDError):
+            pass
+    size = len(next(iter(playlists.values())))
+    line = f"wrote {len(playlists)} playlists of {size} tracks ({', '.join(playlists)}) from {len(usable)} tracks"
+    missing = len(scored) - len(usable)
+    if missing:
+        line += f"; {missing} analysed tracks are not in MPD's database yet (mpc update)"
+    print(line)
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"moodbox: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,79 @@
+"""16 kHz mono samples in, musicnn's 50 Million-Song-Dataset tag probabilities out, on LiteRT.
+
+The model is musicnn's MSD_musicnn (Pons & Serra 2019), rebuilt from its checkpoint and converted
+to TFLite with float16 weights by tools/convert_musicnn.py. Its sidecar json (same name, .json)
+holds the tag labels and the preprocessing constants, mel filterbank included, so the model and
+its contract travel together. The tags of a clip are the mean over its 3-second patches, as
+musicnn's own taggram averages them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from moodbox import melspec
+from moodbox.emotion import ModelError, _interpreter_class, _native_stderr_silenced
+
+
+class MusicTagger:
+    """musicnn's MSD tagger behind one call.
+
+    >>> tagger = MusicTagger(Path("models/musicnn.tflite"))
+    >>> tagger.tags(samples_16k)["happy"]
+    """
+
+    def __init__(self, model_path: str | Path, threads: int = 1) -> None:
+        path = Path(model_path)
+        sidecar = path.with_suffix(".json")
+        for needed in (path, sidecar):
+            if not needed.is_file():
+                raise ModelError(f"music model file not found: {needed}; restore models/musicnn.tflite and .json")
+        try:
+            meta = json.loads(sidecar.read_text())
+            self.labels: tuple[str, ...] = tuple(meta["labels"])
+            self.sample_rate = int(meta["sample_rate"])
+            self.n_fft, self.hop = int(meta["n_fft"]), int(meta["hop"])
+            self.patch_frames = int(meta["patch_frames"])
+            self.filterbank = melspec.filterbank(meta["mel_bands"], self.n_fft)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"music model sidecar {sidecar} is unreadable ({e!r}); restore it") from None
+        interpreter_class = _interpreter_class()
+        try:
+            with _native_stderr_silenced():
+                self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+                self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"music model {path} is not a usable TFLite model ({reason}); restore it") from None
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        expected_in = (self.patch_frames, self.filterbank.shape[0])
+        if tuple(self._input["shape"][1:]) != expected_in or int(self._output["shape"][-1]) != len(self.labels):
+            raise ModelError(
+                f"music model {path} takes {tuple(self._input['shape'])} and returns {tuple(self._output['shape'])}; "
+                f"its sidecar describes (n, {expected_in[0]}, {expected_in[1]}) -> (n, {len(self.labels)})"
+            )
+        self._batch = int(self._input["shape"][0])
+
+    def log_mel(self, samples: np.ndarray) -> np.ndarray:
+        """The model's input representation of 16 kHz mono samples, (frames, 96)."""
+        return melspec.log_mel(melspec.power_spectrogram(samples, self.n_fft, self.hop), self.filterbank)
+
+    def patch_tags(self, spectrogram: np.ndarray) -> np.ndarray:
+        """Tag probabilities of each 3-second patch of a log-mel spectrogram, (patches, 50)."""
+        batch = melspec.patches(spectrogram, self.patch_frames)
+        if batch.shape[0] != self._batch:
+            self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
+            self._interpreter.allocate_tensors()
+            self._batch = batch.shape[0]
+        self._interpreter.set_tensor(self._input["index"], batch)
+        self._interpreter.invoke()
+        return np.asarray(self._interpreter.get_tensor(self._output["index"]), np.float32).copy()
+
+    def tags(self, samples: np.ndarray) -> dict[str, float]:
+        """Mean tag probabilities over the clip's 3-second patches."""
+        mean = self.patch_tags(self.log_mel(samples)).mean(axis=0)
+        return {label: float(p) for label, p in zip(self.labels, mean, strict=True)}

@@ -1,0 +1,251 @@
+"""Mood evidence and placement: features on synthetic signals, real music end to end, place() on libraries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from moodbox import melspec, musicmood
+from moodbox.audio import AudioError
+from moodbox.musicmood import ANALYSIS_VERSION, TrackAnalyser, place
+
+MUSIC = Path(__file__).parent / "fixtures" / "music"
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def analyser() -> TrackAnalyser:
+    return TrackAnalyser()
+
+
+def clicks(bpm: float, seconds: float = 12.0, amplitude: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Short decaying noise bursts on every beat: a drum machine with one sound."""
+    rng = np.random.default_rng(seed)
+    signal = np.zeros(int(seconds * RATE), np.float32)
+    burst = (rng.normal(0, 1, 800) * np.exp(-np.arange(800) / 120)).astype(np.float32)
+    for start in np.arange(0, seconds - 0.1, 60 / bpm):
+        i = int(start * RATE)
+        signal[i : i + burst.size] += amplitude * burst[: signal.size - i]
+    return signal
+
+
+def chord(semitones: tuple[int, ...], seconds: float = 6.0, root_hz: float = 261.63) -> np.ndarray:
+    """A sustained chord of harmonic tones (1/k partials), as an organ would play it."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    signal = np.zeros_like(t)
+    for step in semitones:
+        f0 = root_hz * 2 ** (step / 12)
+        for k in range(1, 7):
+            if k * f0 < RATE / 2:
+                signal += np.sin(2 * np.pi * k * f0 * t) / k
+    return (0.2 * signal / np.abs(signal).max()).astype(np.float32)
+
+
+def features(analyser: TrackAnalyser, samples: np.ndarray) -> dict[str, float]:
+    power = melspec.power_spectrogram(samples, 512, 256)
+    log_mel = melspec.log_mel(power, analyser.tagger.filterbank)
+    return musicmood.signal_features(samples, power, log_mel, RATE, RATE / 256)
+
+
+@pytest.mark.parametrize("bpm", [90, 128, 150])
+def test_tempo_and_onset_rate_of_a_click_track(analyser: TrackAnalyser, bpm: float) -> None:
+    f = features(analyser, clicks(bpm))
+    assert f["tempo_bpm"] == pytest.approx(bpm, rel=0.04)
+    assert f["onset_rate"] == pytest.approx(bpm / 60, rel=0.1)
+    assert f["pulse_clarity"] > 0.5
+
+
+def test_louder_and_faster_raise_the_arousal_evidence(analyser: TrackAnalyser) -> None:
+    slow_quiet = features(analyser, clicks(80, amplitude=0.1))
+    fast_loud = features(analyser, clicks(150, amplitude=0.4))
+    assert fast_loud["loudness_lufs"] - slow_quiet["loudness_lufs"] > 10
+    assert fast_loud["onset_rate"] > slow_quiet["onset_rate"]
+    assert fast_loud["spectral_flux"] > slow_quiet["spectral_flux"]
+    assert fast_loud["tempo_bpm"] > slow_quiet["tempo_bpm"]
+
+
+def lufs(samples: np.ndarray) -> float:
+    return musicmood.loudness_lufs(melspec.power_spectrogram(samples.astype(np.float32), 512, 256), RATE)
+
+
+def test_loudness_follows_bs1770() -> None:
+    """ITU-R BS.1770: a full-scale 997 Hz sine reads -3.01 LUFS; K-weighting hears 3 kHz louder than 60 Hz."""
+    t = np.arange(3 * RATE) / RATE
+    assert lufs(np.sin(2 * np.pi * 997 * t)) == pytest.approx(-3.01, abs=0.02)
+    assert lufs(0.1 * np.sin(2 * np.pi * 997 * t)) == pytest.approx(-23.01, abs=0.02)
+    # the 48 kHz filters' own responses give -6.60 and +0.11 LUFS (scipy.signal.lfilter)
+    assert lufs(np.sin(2 * np.pi * 60 * t)) == pytest.approx(-6.60, abs=0.3)
+    assert lufs(np.sin(2 * np.pi * 3000 * t)) == pytest.approx(0.11, abs=0.05)
+    assert lufs(np.zeros(RATE)) == -70
+
+
+def test_loudness_gates_out_silence() -> None:
+    """A quiet pause does not make a song quieter: blocks 10 LU below the rest are gated out."""
+    t = np.arange(4 * RATE) / RATE
+    tone = 0.5 * np.sin(2 * np.pi * 997 * t)
+    with_pause = np.concatenate([tone, np.zeros(4 * RATE), tone])
+    assert lufs(with_pause) == pytest.approx(lufs(tone), abs=0.3)
+
+
+@pytest.mark.parametrize("root", [261.63, 196.0, 349.23])  # C, G, F
+def test_major_triad_reads_major_and_minor_reads_minor(analyser: TrackAnalyser, root: float) -> None:
+    major = features(analyser, chord((0, 4, 7), root_hz=root))
+    minor = features(analyser, chord((0, 3, 7), root_hz=root))
+    assert major["mode"] > 0 > minor["mode"]
+    assert major["key_clarity"] > 0.5 and minor["key_clarity"] > 0.5
+
+
+def test_brightness_follows_the_high_frequencies(analyser: TrackAnalyser) -> None:
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.1, 4 * RATE).astype(np.float32)
+    dull = np.convolve(noise, np.ones(16) / 16, mode="same").astype(np.float32)  # a crude low-pass
+    assert features(analyser, noise)["brightness"] > 3 * features(analyser, dull)["brightness"]
+    assert features(analyser, noise)["centroid_hz"] > features(analyser, dull)["centroid_hz"]
+
+
+def test_real_music_evidence_is_json_and_tells_calm_from_heavy(analyser: TrackAnalyser) -> None:
+    calm = analyser.analyse(MUSIC / "feelings.ogg")
+    heavy = analyser.analyse(MUSIC / "metal_madness.mp3")
+    for evidence in (calm, heavy):
+        assert json.loads(json.dumps(evidence)) == evidence
+        assert all(isinstance(v, float) and math.isfinite(v) for v in evidence.values())
+        assert len([k for k in evidence if k.startswith("tag:")]) == 50
+    (calm_v, calm_a), (heavy_v, heavy_a) = place([calm, heavy])
+    assert heavy_a > calm_a
+    assert all(-1 <= x <= 1 for x in (calm_v, calm_a, heavy_v, heavy_a))
+    assert isinstance(ANALYSIS_VERSION, str) and ANALYSIS_VERSION
+
+
+def test_a_long_track_is_analysed_from_its_middle(analyser: TrackAnalyser, tmp_path: Path) -> None:
+    # 70 s: 20 s of silence, 30 s of clicks, 20 s of silence; the analysed excerpt is the clicks alone
+    silence = np.zeros(20 * RATE, np.float32)
+    path = tmp_path / "long.flac"
+    soundfile.write(path, np.concatenate([silence, clicks(120, seconds=30.0), silence]), RATE)
+    evidence = analyser.analyse(path)
+    assert evidence["duration_s"] == pytest.approx(30.0, abs=0.01)
+    assert evidence["onset_rate"] == pytest.approx(2.0, rel=0.1)
+
+
+def test_a_truncated_file_is_analysed_from_what_is_there(
+    analyser: TrackAnalyser, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted copy: the FLAC header still says 70 s, the data ends near 21 s, past which the middle lies."""
+    path = tmp_path / "cut.flac"
+    soundfile.write(path, clicks(120, seconds=70.0), RATE)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 3 // 10])
+    evidence = analyser.analyse(path)
+    assert 15 < evidence["duration_s"] < 30
+    assert evidence["onset_rate"] == pytest.approx(2.0, rel=0.1)
+    assert capfd.readouterr().err == ""
+
+
+def test_undecodable_file_raises_audio_error(analyser: TrackAnalyser, tmp_path: Path) -> None:
+    path = tmp_path / "broken.ogg"
+    path.write_bytes(b"OggS" + bytes(500))
+    with pytest.raises(AudioError):
+        analyser.analyse(path)
+
+
+def synthetic_library(n: int, seed: int = 0) -> list[dict[str, float]]:
+    """Evidence of n made-up tracks spread like real music (loudness, tempo, tags, ...)."""
+    rng = np.random.default_rng(seed)
+    library = []
+    for _ in range(n):
+        evidence = {
+            "duration_s": 30.0,
+            "loudness_lufs": float(rng.normal(-14, 4)),
+            "spectral_flux": float(rng.normal(0.16, 0.04)),
+            "onset_rate": float(rng.normal(5, 1.5)),
+            "tempo_bpm": float(rng.uniform(60, 180)),
+            "pulse_clarity": float(rng.uniform(0.2, 0.8)),
+            "brightness": float(rng.uniform(0.01, 0.2)),
+            "centroid_hz": float(rng.uniform(300, 2000)),
+            "mode": float(rng.normal(0.05, 0.15)),
+            "key_clarity": float(rng.uniform(0.3, 0.9)),
+        }
+        evidence.update({f"tag:{t}": float(rng.uniform(0, 0.2)) for t in ("happy", "sad", "party", "Mellow", "metal")})
+        library.append(evidence)
+    return library
+
+
+def test_place_empty_and_single_track() -> None:
+    assert place([]) == []
+    [(v, a)] = place(synthetic_library(1))
+    assert -1 < v < 1 and -1 < a < 1
+
+
+def test_place_is_deterministic_and_order_independent() -> None:
+    library = synthetic_library(200, seed=1)
+    first = place(library)
+    assert place(library) == first
+    order = np.random.default_rng(2).permutation(len(library))
+    shuffled = place([library[i] for i in order])
+    assert shuffled == [first[i] for i in order]
+
+
+def test_place_spreads_a_large_library_over_the_plane() -> None:
+    placed = np.array(place(synthetic_library(3000, seed=3)))
+    assert np.all(np.abs(placed) <= 1)
+    for axis in placed.T:
+        assert abs(float(np.median(axis))) < 0.1
+        assert 0.3 < float(np.percentile(axis, 75) - np.percentile(axis, 25)) < 1.2
+        assert float(axis.min()) < -0.8 and float(axis.max()) > 0.8
+
+
+def test_place_is_relative_to_the_library() -> None:
+    """The same track reads calmer among loud tracks than among quiet ones."""
+    library = synthetic_library(100, seed=4)
+    track = dict(library[0], loudness_lufs=-14.0)
+    loud = [dict(e, loudness_lufs=e["loudness_lufs"] + 8) for e in library[1:]]
+    quiet = [dict(e, loudness_lufs=e["loudness_lufs"] - 8) for e in library[1:]]
+    assert place([track, *loud])[0][1] < place([track, *quiet])[0][1]
+
+
+def test_place_does_not_magnify_tiny_differences() -> None:
+    """A library of near-identical tracks: 0.1 LU louder is not 'the most energetic track you own'."""
+    same = synthetic_library(1, seed=7)[0]
+    library = [dict(same) for _ in range(100)] + [dict(same, loudness_lufs=same["loudness_lufs"] + 0.1)]
+    valence, arousal = place(library)[-1]
+    assert abs(arousal) < 0.3 and abs(valence) < 0.3
+
+
+def test_place_survives_a_non_finite_value() -> None:
+    library = synthetic_library(20, seed=6)
+    library[3] = dict(library[3], tempo_bpm=float("nan"), loudness_lufs=float("-inf"))
+    del library[5]["mode"]  # evidence written by another version lacks a measurement
+    placed = place(library)
+    assert all(math.isfinite(x) and -1 <= x <= 1 for point in placed for x in point)
+
+
+@pytest.mark.parametrize(
+    ("key", "delta", "axis"),
+    [
+        ("loudness_lufs", 6.0, 1),
+        ("onset_rate", 2.0, 1),
+        ("tempo_bpm", 30.0, 1),
+        ("mode", 0.3, 0),
+        ("tag:happy", 0.3, 0),
+        ("tag:sad", -0.1, 0),
+    ],
+)
+def test_each_cue_moves_its_axis_the_right_way(key: str, delta: float, axis: int) -> None:
+    library = synthetic_library(50, seed=5)
+    base = dict(library[0], **{"tag:sad": 0.15, "tempo_bpm": 100.0})
+    moved = dict(base, **{key: base[key] + delta})
+    assert place([moved, *library[1:]])[0][axis] > place([base, *library[1:]])[0][axis]
+
+
+def test_bench_music_reports_seconds_per_track(tmp_path: Path) -> None:
+    import bench
+
+    out = tmp_path / "music.json"
+    assert bench.main(["--json", str(out), "music", "--music", str(MUSIC), "--repeat", "1"]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["tracks"] == 2 and figures["runs"] == 2
+    assert figures["cpu_seconds_per_track"]["total"]["median"] > 0
