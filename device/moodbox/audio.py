@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from moodbox.emotion import _native_stderr_silenced
+from moodbox.native import native_stderr_silenced
 
 FFMPEG_TIMEOUT_S = 120
 # What libsndfile >= 1.1 reads; a failure on one of these is a damaged file, not a missing decoder.
@@ -138,7 +138,7 @@ def _quiet() -> contextlib.AbstractContextManager[None]:
     Their failures still reach us as exceptions; Python's own pending stderr output is flushed first.
     """
     sys.stderr.flush()
-    return _native_stderr_silenced()
+    return native_stderr_silenced()
 
 
 def _undecodable(path: Path, error: Exception) -> AudioError:

@@ -32,7 +32,7 @@ class ModelError(RuntimeError):
     """The model file is missing, unreadable or not an emotion model; one line says which and the fix."""
 
 
-def _interpreter_class() -> Any:
+def litert_interpreter() -> Any:
     """LiteRT first; tflite_runtime only where LiteRT has no wheel."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -97,7 +97,7 @@ class EmotionClassifier:
             )
         content = _read_model(path)
         self.labels: tuple[str, ...] = _verified_labels(path, content) if verify else LABELS
-        interpreter_class = _interpreter_class()
+        interpreter_class = litert_interpreter()
         try:
             with native_stderr_silenced():
                 self._interpreter = interpreter_class(model_content=content, num_threads=threads)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from moodbox import melspec
-from moodbox.emotion import ModelError, _interpreter_class, _native_stderr_silenced
+from moodbox.emotion import ModelError, litert_interpreter
+from moodbox.native import native_stderr_silenced
 
 
 class MusicTagger:
@@ -40,9 +41,9 @@ class MusicTagger:
             self.filterbank = melspec.filterbank(meta["mel_bands"], self.n_fft)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelError(f"music model sidecar {sidecar} is unreadable ({e!r}); restore it") from None
-        interpreter_class = _interpreter_class()
+        interpreter_class = litert_interpreter()
         try:
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
