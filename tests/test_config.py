@@ -1,8 +1,10 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from moodbox import config
+from moodbox.mood_playlists import MOODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,10 +115,39 @@ def test_optional_path_and_choices(tmp_path):
 
 
 def test_policy_uplift_remaps_low_moods(tmp_path):
-    cfg = config.load(write(tmp_path, "policy: uplift\nuplift:\n  sad: sunny\n"))
+    cfg = config.load(write(tmp_path, "policy: uplift\nuplift:\n  sad: sunny\n  fear: ''\n"))
     mapping = cfg.playlist_for()
-    assert mapping["sad"] == "sunny" and mapping["angry"] == "neutral" and mapping["happy"] == "happy"
-    assert config.load(write(tmp_path, "policy: match\n")).playlist_for()["sad"] == "sad"
+    assert mapping["sad"] == ("sunny",)  # a name is that playlist alone
+    assert mapping["fear"] == ("fear", "moodbox-fear")  # "" = the mood's own
+    # auto: the hand-made default first, then the library's uplift playlist, then the mood's own
+    assert mapping["angry"] == ("neutral", "moodbox-angry-uplift", "angry", "moodbox-angry")
+    assert mapping["happy"] == ("happy", "moodbox-happy")  # uplift leaves happy where it is
+    assert config.load(write(tmp_path, "policy: match\n")).playlist_for()["sad"] == ("sad", "moodbox-sad")
+
+
+def test_every_mood_defaults_to_its_own_playlist_then_the_librarys(tmp_path):
+    defaults = config.Config()
+    assert defaults.playlist_for() == {m: (m, f"moodbox-{m}") for m in MOODS}
+    lifted = dataclasses.replace(defaults, policy="uplift").playlist_for()
+    assert lifted == {
+        "angry": ("neutral", "moodbox-angry-uplift", "angry", "moodbox-angry"),
+        "disgust": ("neutral", "moodbox-disgust-uplift", "disgust", "moodbox-disgust"),
+        "fear": ("neutral", "moodbox-fear-uplift", "fear", "moodbox-fear"),
+        "happy": ("happy", "moodbox-happy"),
+        "sad": ("happy", "moodbox-sad-uplift", "sad", "moodbox-sad"),
+        "surprise": ("surprise", "moodbox-surprise"),
+        "neutral": ("neutral", "moodbox-neutral"),
+    }
+
+
+def test_names_from_before_auto_keep_meaning_one_playlist(tmp_path):
+    # A config written for the earlier defaults spelled them out: each is that one stored playlist.
+    old = "playlists:\n  happy: happy\n  sad: ''\npolicy: uplift\nuplift:\n  angry: neutral\n  happy: ''\n"
+    mapping = config.load(write(tmp_path, old)).playlist_for()
+    assert mapping["angry"] == ("neutral",) and mapping["happy"] == ("happy",)
+    assert mapping["sad"] == ("happy", "moodbox-sad-uplift")  # uplift.sad auto; its own is "" (leave alone)
+    leave = "playlists:\n  happy: ''\npolicy: uplift\n"
+    assert config.load(write(tmp_path, leave)).playlist_for()["happy"] == ()  # uplift keeps happy's own: none
 
 
 def test_gpio_section_switches_controls_on(tmp_path):

@@ -250,15 +250,17 @@ def test_auto_playlists_resolve_to_the_written_names_and_uplift_moves_the_point(
     assert c.library.point("happy") == (0.9, 0.4)  # arousal left out: the default's
     assert c.library.uplift_point("sad") == (0.4, 0.2)
     chosen = c.playlist_for()
-    assert chosen["sad"] == "moodbox-sad-uplift"  # uplift moves sad: its own uplift playlist
-    assert chosen["happy"] == "moodbox-happy"  # uplift leaves happy where it is: the same playlist
-    assert chosen["angry"] == "moodbox-angry" and chosen["fear"] == "neutral"
+    # uplift moves sad: the hand-made `happy` first, then its own uplift playlist, then sad's own
+    assert chosen["sad"] == ("happy", "moodbox-sad-uplift", "sad", "moodbox-sad")
+    assert chosen["happy"] == ("happy", "moodbox-happy")  # uplift leaves happy where it is: the same playlists
+    assert chosen["angry"] == ("angry", "moodbox-angry")  # uplift.angry '': the mood's own
+    assert chosen["fear"] == ("neutral", "moodbox-fear-uplift", "fear", "moodbox-fear")
     assert set(c.playlist_for()) == set(MOODS)
     targets = c.library.targets()
     assert "moodbox-sad-uplift" in targets and "moodbox-happy-uplift" not in targets
-    cfg.write_text("playlists:\n  happy: auto\n")
+    cfg.write_text("playlists:\n  happy: auto\n  sad: sad\n")
     match = config.load(cfg).playlist_for()
-    assert match["happy"] == "moodbox-happy" and match["sad"] == "sad"
+    assert match["happy"] == ("happy", "moodbox-happy") and match["sad"] == ("sad",)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from moodbox.config import Config
 from moodbox.emotion import EmotionClassifier, ModelError
 from moodbox.faces import DetectorError
 from moodbox.pipeline import build_tracker
-from moodbox.player import Player, PlayerError
+from moodbox.player import Player, PlayerError, PlaylistChoice
 
 CAMERA_GRACE = 5.0  # seconds a live camera gets to deliver its first frame
 
@@ -76,7 +76,7 @@ def _mpd_answers(cfg: Config) -> str:
                 f"MPD at {player.address} is unreachable ({player.last_error}); start it "
                 "(sudo systemctl start mpd) or fix mpd.host/mpd.port"
             )
-        problems = player.check_playlists()
+        survey = player.survey()
     except mpd.CommandError as e:
         raise PlayerError(
             f"MPD at {player.address} refused a command ({e}); set mpd.password to a password MPD grants "
@@ -84,10 +84,27 @@ def _mpd_answers(cfg: Config) -> str:
         ) from None
     finally:
         player.close()
-    if problems:
-        listed = "; ".join(f"{mood}: {why}" for mood, why in sorted(problems.items()))
-        raise PlayerError(f"{listed}; create the playlists in MPD (e.g. mpc save NAME) or fix playlists.<mood>")
-    return f"MPD at {player.address} answers; {len(set(cfg.playlist_for().values()) - {''})} playlists, none empty"
+    if any(choice.problem for choice in survey.values()):
+        raise PlayerError(_playlist_problems(survey))
+    plays = ", ".join(f"{mood}: {choice.chosen or 'music unchanged'}" for mood, choice in survey.items())
+    return f"MPD at {player.address} answers; plays {plays}; none empty"
+
+
+def _playlist_problems(survey: dict[str, PlaylistChoice]) -> str:
+    """One line: the moods with none of their (several) playlists together, with the fix for auto; then the rest."""
+    unfound = [mood for mood, c in survey.items() if c.problem and not c.chosen and len(c.names) > 1]
+    others = sorted((mood, c.problem) for mood, c in survey.items() if c.problem and mood not in unfound)
+    parts = []
+    if others:
+        listed = "; ".join(f"{mood}: {why}" for mood, why in others)
+        parts.append(f"{listed}; create the playlists in MPD (e.g. mpc save NAME) or fix playlists.<mood>")
+    if unfound:
+        first = survey[unfound[0]].names
+        parts.append(
+            f"no playlist in MPD for {', '.join(unfound)} ({unfound[0]} looks for {', '.join(first)}); run "
+            f"`moodbox library playlists` (the nightly timer does) or create one of them (e.g. mpc save {first[0]})"
+        )
+    return "; ".join(parts)
 
 
 def _gpio(cfg: Config) -> str:

@@ -97,28 +97,42 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class PlaylistConfig:
-    """The stored MPD playlist for each mood ("" = leave the music as it is for that mood)."""
+    """The stored MPD playlist for each mood ("" = leave the music as it is for that mood).
 
-    angry: str = "angry"
-    disgust: str = "disgust"
-    fear: str = "fear"
-    happy: str = "happy"
-    sad: str = "sad"
-    surprise: str = "surprise"
-    neutral: str = "neutral"
+    `auto` (the default) plays a playlist named after the mood if MPD has one (a person's own choice,
+    and what moodbox asked for before the library could be sorted), else `moodbox-<mood>` from
+    `moodbox library playlists`: a new user gets their own music sorted by mood, an existing user
+    keeps theirs.
+    """
+
+    angry: str = AUTO
+    disgust: str = AUTO
+    fear: str = AUTO
+    happy: str = AUTO
+    sad: str = AUTO
+    surprise: str = AUTO
+    neutral: str = AUTO
+
+
+# What `uplift.<mood>` named before `auto` existed, so hand-made playlists keep playing: the rest kept their own.
+HAND_UPLIFT = {"angry": "neutral", "disgust": "neutral", "fear": "neutral", "sad": "happy"}
 
 
 @dataclass(frozen=True)
 class UpliftConfig:
-    """With `policy: uplift`, the playlist played for each mood instead ("" = the mood's own)."""
+    """With `policy: uplift`, the playlist played for each mood instead ("" = the mood's own).
 
-    angry: str = "neutral"
-    disgust: str = "neutral"
-    fear: str = "neutral"
-    happy: str = ""
-    sad: str = "happy"
-    surprise: str = ""
-    neutral: str = ""
+    `auto` (the default) tries the hand-made playlist of HAND_UPLIFT (the mood's own where uplift
+    leaves it), then `moodbox-<mood>-uplift`, then the mood's own playlists.
+    """
+
+    angry: str = AUTO
+    disgust: str = AUTO
+    fear: str = AUTO
+    happy: str = AUTO
+    sad: str = AUTO
+    surprise: str = AUTO
+    neutral: str = AUTO
 
 
 PIN_KEYS = ("skip_button", "lock_button", "led", "rgb_red", "rgb_green", "rgb_blue")
@@ -163,19 +177,27 @@ class Config:
     gpio: GpioConfig | None = None
     library: LibrarySettings = field(default_factory=LibrarySettings)
 
-    def playlist_for(self) -> dict[str, str]:
-        """Mood -> MPD playlist under the chosen policy; `auto` is the playlist `moodbox library playlists` writes."""
-        own = {
-            mood: self.library.playlist(mood) if name == AUTO else name
-            for mood, name in dataclasses.asdict(self.playlists).items()
-        }
+    def playlist_for(self) -> dict[str, tuple[str, ...]]:
+        """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first
+        MPD has when the mood comes (not now: the nightly scan may write them later). Empty: leave the music."""
+        own = {mood: self._own(mood, name) for mood, name in dataclasses.asdict(self.playlists).items()}
         if self.policy == "match":
             return own
         lifted = dataclasses.asdict(self.uplift)
-        return {
-            mood: self.library.uplift_playlist(mood) if lifted[mood] == AUTO else lifted[mood] or name
-            for mood, name in own.items()
-        }
+        return {mood: self._lifted(mood, lifted[mood], names) for mood, names in own.items()}
+
+    def _own(self, mood: str, name: str) -> tuple[str, ...]:
+        if name == AUTO:
+            return (mood, self.library.playlist(mood))  # a person's playlist beats the machine's guess
+        return (name,) if name else ()
+
+    def _lifted(self, mood: str, name: str, own: tuple[str, ...]) -> tuple[str, ...]:
+        if name != AUTO:
+            return (name,) if name else own
+        if mood not in HAND_UPLIFT and not own:
+            return ()  # uplift leaves this mood as it is, and its own says: leave the music alone
+        first = (HAND_UPLIFT[mood],) if mood in HAND_UPLIFT else own[:1]
+        return tuple(dict.fromkeys((*first, self.library.uplift_playlist(mood), *own)))
 
 
 def load(path: Path | str | None = None) -> Config:

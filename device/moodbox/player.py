@@ -47,6 +47,13 @@ Design notes, from how MPD and python-mpd2 behave in practice:
 * Any other command MPD rejects (say, a queue another client edited between
   our status and our edit) is logged and not raised; the next mood change
   tries again. `follow`, `poll` and `skip` raise nothing MPD does.
+* A mood may name several stored playlists, best first (`auto`: the person's own
+  playlist named after the mood, then the one `moodbox library playlists`
+  writes). Which one plays is decided at each switch from MPD's `listplaylists`
+  (one cheap command), not once at start: the nightly scan may write its
+  playlists long after the service started, and a person may add theirs any
+  day. When none exists the music stays as it is and that is said once per
+  mood, naming the fix.
 * Songs are shuffled with recently played ones moved to the back.
 * If another client (a phone app, mpc) changes the queue or pauses/stops,
   moodbox stops switching automatically for `yield_for` seconds instead of
@@ -65,7 +72,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -83,9 +90,47 @@ AwayAction = Literal["keep", "pause", "stop"]
 CONNECTION_ERRORS = (mpd.ConnectionError, mpd.ProtocolError, OSError, socket.timeout, EOFError)
 # What steering needs; MPD's `commands` lists only what this client may run, so a gap is a permission missing.
 NEEDED = frozenset(
-    {"status", "currentsong", "listplaylistinfo", "add", "delete", "play", "pause", "stop", "next", "repeat", "random"}
+    {
+        "status",
+        "currentsong",
+        "listplaylists",
+        "listplaylistinfo",
+        "add",
+        "delete",
+        "play",
+        "pause",
+        "stop",
+        "next",
+        "repeat",
+        "random",
+    }
 )
 CHANNEL = "moodbox"  # prefix of each instance's client-to-client channel
+
+
+class Candidates(tuple[str, ...]):
+    """The stored playlists a mood may play, best first; the first MPD has plays.
+
+    Reads in a log line as `happy or moodbox-happy` (`none` when the mood leaves the music alone).
+    """
+
+    def __str__(self) -> str:
+        return " or ".join(self) if self else "none"
+
+
+def candidates(names: str | Sequence[str]) -> Candidates:
+    """One name ("" = none) or several, best first, as Candidates without blanks or repeats."""
+    given = (names,) if isinstance(names, str) else names
+    return Candidates(dict.fromkeys(name for name in given if name))
+
+
+@dataclass(frozen=True)
+class PlaylistChoice:
+    """What `moodbox check` says about one mood: the playlist it would play now and what is wrong with it."""
+
+    names: Candidates  # what the mood looks for, best first
+    chosen: str  # the first of them MPD has; "" if none (or the mood leaves the music alone)
+    problem: str  # "" if it plays: else missing, empty, or naming songs MPD does not have
 
 
 class PlayerError(RuntimeError):
@@ -119,12 +164,14 @@ class Player:
     def __init__(
         self,
         settings: MpdSettings,
-        playlists: Mapping[str, str],
+        playlists: Mapping[str, str | Sequence[str]],
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
         claim: bool = True,
     ) -> None:
-        self.settings, self.playlists, self._clock = settings, dict(playlists), clock
+        self.settings, self._clock = settings, clock
+        # mood -> the playlists to try, best first (a single name is one candidate; "" none)
+        self.playlists = {mood: candidates(names) for mood, names in playlists.items()}
         self.claim = claim  # steer MPD alone: refuse to work beside another moodbox (False for `moodbox check`)
         self._client = mpd.MPDClient()
         self._client.timeout = settings.timeout
@@ -140,6 +187,7 @@ class Player:
         self._random = random.Random(seed)
         self._recent: deque[tuple[str, str]] = deque(maxlen=200)  # (songid, file) of songs heard
         self._missing_said: dict[str, frozenset[str]] = {}  # playlist -> the missing songs already logged
+        self._chosen: dict[str, str] = {}  # mood -> the playlist its candidates last resolved to ("" none)
         self.mood: str | None = None  # the mood the music should follow
         self.playlist: str | None = None  # the playlist moodbox last queued
         self._applied: str | None = None  # the mood whose music (or away action) is in effect
@@ -440,14 +488,20 @@ class Player:
         if mood == AWAY:
             self._apply_away()
             return
-        name = self.playlists.get(mood)
-        if not name:
+        names = self.playlists.get(mood, Candidates())
+        if not names:
             log.info("no playlist for %s; the music stays as it is", mood)
             self._applied = mood
             return
         status = self._status()
         if status is None:
             return  # unreachable or refused: poll() applies it once MPD is back
+        name = self._choose(mood, names)
+        if name is None:
+            return
+        if not name:
+            self._applied = mood
+            return
         if self.playlist == name and status.get("state") == "play":
             self._applied, self._ours = mood, (status.get("playlist", ""), "play")  # already playing
             return
@@ -479,6 +533,31 @@ class Player:
         if queued:
             self.playlist = name
             self._remember_our_change()
+
+    def _choose(self, mood: str, names: Candidates) -> str | None:
+        """The first of `names` MPD has now: "" if none (said once per mood), None if MPD cannot be asked.
+
+        A single name is taken as it is: if MPD lacks it, listing it says so, as it always did.
+        """
+        if len(names) == 1:
+            return names[0]
+        stored = self._run(lambda c: {p["playlist"] for p in c.listplaylists()})
+        if stored is None:
+            return None
+        name = next((n for n in names if n in stored), "")
+        if name != self._chosen.get(mood):
+            if name:
+                log.info("%s plays playlist '%s' (the first MPD has of %s)", mood, name, names)
+            else:
+                log.warning(
+                    "no playlist for %s in MPD (looked for %s); the music stays as it is; run `moodbox library "
+                    "playlists` (the nightly timer does) or create a playlist named %s",
+                    mood,
+                    ", ".join(names),
+                    names[0],
+                )
+        self._chosen[mood] = name
+        return name
 
     def _apply_away(self) -> None:
         action = self.settings.away
@@ -565,7 +644,14 @@ class Player:
             self._ours = (status.get("playlist", ""), status.get("state", ""))
 
     def check_playlists(self) -> dict[str, str]:
-        """For `moodbox check`: mood -> problem, for playlists that are missing, empty or name missing songs.
+        """For `moodbox check`: mood -> problem, for moods whose playlist is missing, empty or names missing songs.
+
+        Raises PlayerError if MPD is unreachable or refuses us.
+        """
+        return {mood: choice.problem for mood, choice in self.survey().items() if choice.problem}
+
+    def survey(self) -> dict[str, PlaylistChoice]:
+        """For `moodbox check`: per mood, the playlist a switch would play now and what is wrong with it.
 
         Raises PlayerError if MPD is unreachable or refuses us.
         """
@@ -574,25 +660,37 @@ class Player:
             if self.problem is not None:
                 raise self.problem
             raise PlayerError(f"MPD at {self.address} is unreachable ({self.last_error}); start MPD or fix mpd.host")
-        names = {p["playlist"] for p in stored}
-        problems = {}
-        for mood, name in self.playlists.items():
-            if name not in names:
-                problems[mood] = f"playlist '{name}' does not exist in MPD"
-                continue
+        present = {p["playlist"] for p in stored}
+        listings: dict[str, tuple[list[str], list[str]]] = {}
+        survey = {}
+        for mood, names in self.playlists.items():
+            name = next((n for n in names if n in present), "")
+            survey[mood] = PlaylistChoice(names, name, self._problem(names, name, listings))
+        return survey
+
+    def _problem(self, names: Candidates, name: str, listings: dict[str, tuple[list[str], list[str]]]) -> str:
+        """What keeps playlist `name` (chosen from `names`) from playing; "" if nothing does."""
+        if not names:
+            return ""
+        if not name:
+            if len(names) == 1:
+                return f"playlist '{names[0]}' does not exist in MPD"
+            return f"none of {', '.join(repr(n) for n in names)} exists in MPD"
+        if name not in listings:
             listing = self._run(partial(_list_playlist, name=name))
             if listing is None:
                 raise self.problem or PlayerError(f"MPD at {self.address} went away ({self.last_error}); try again")
-            songs, missing = listing
-            if not songs and not missing:
-                problems[mood] = f"playlist '{name}' is empty"
-            elif missing:
-                shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
-                problems[mood] = (
-                    f"playlist '{name}' names {len(missing)} song(s) MPD does not have ({shown}; "
-                    "mpc update if the files are there, else re-save the playlist)"
-                )
-        return problems
+            listings[name] = listing
+        songs, missing = listings[name]
+        if not songs and not missing:
+            return f"playlist '{name}' is empty"
+        if missing:
+            shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+            return (
+                f"playlist '{name}' names {len(missing)} song(s) MPD does not have ({shown}; "
+                "mpc update if the files are there, else re-save the playlist)"
+            )
+        return ""
 
 
 class _Trouble:
