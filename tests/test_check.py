@@ -90,3 +90,43 @@ def test_a_model_file_that_is_not_a_yunet_is_one_line_in_classify(tmp_path):
         [sys.executable, "-m", "moodbox", "classify", str(face), "--config", str(cfg)], capture_output=True, text=True
     )
     one_line_error(result, "cannot load YuNet model", "set detector.model to a YuNet ONNX file")
+
+
+MOODS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def edit_playlists(server, rename=None, remove=()):
+    c = server.client()
+    try:
+        for old, new in (rename or {}).items():
+            c.rename(old, new)
+        for name in remove:
+            c.rm(name)
+    finally:
+        c.disconnect()
+
+
+def test_the_default_config_names_the_playlist_each_mood_plays(tmp_path, mpd_server):
+    edit_playlists(mpd_server, rename={"happy": "moodbox-happy", "sad": "moodbox-sad"})
+    result = check(
+        f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n", tmp_path
+    )
+    assert result.returncode == 0, result.stdout
+    line = lines_per_part(result)["mpd"]
+    assert line.startswith("OK   mpd: ")
+    assert "happy: moodbox-happy, sad: moodbox-sad" in line and "angry: angry" in line and "neutral: neutral" in line
+
+
+def test_moods_without_any_playlist_fail_with_the_fix(tmp_path, mpd_server):
+    edit_playlists(mpd_server, remove=MOODS)  # a new user: no hand-made playlists, no scan yet
+    result = check(
+        f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        "playlists:\n  sad: blues\n",
+        tmp_path,
+    )
+    assert result.returncode == 1
+    line = lines_per_part(result)["mpd"]
+    assert line.startswith("FAIL mpd: sad: playlist 'blues' does not exist in MPD"), line
+    assert "no playlist in MPD for angry, disgust, fear, happy, surprise, neutral" in line
+    assert "angry looks for angry, moodbox-angry" in line and "moodbox library playlists" in line
+    assert len(line) < 400  # one readable line, not cut

@@ -416,3 +416,116 @@ def test_check_says_the_password_fix_in_one_line_and_goes_on(mpd_with_password, 
     assert mpd_line.startswith("FAIL mpd: MPD at") and "set mpd.password" in mpd_line
     assert any(line.startswith("OK   gpio:") for line in result.stdout.splitlines())  # parts after MPD still run
     assert result.stderr == ""
+
+
+# ---- `auto`: a person's playlist named after the mood, else the library's moodbox-<mood> ----------
+
+
+def default_player(server, policy="match", clock=time.monotonic) -> Player:
+    """A Player for the shipped config's playlists (every mood `auto`), steering `server`."""
+    import dataclasses
+
+    from moodbox.config import Config
+
+    cfg = dataclasses.replace(Config(), policy=policy)
+    return Player(MpdSettings(host="127.0.0.1", port=server.port, transition="now"), cfg.playlist_for(), clock, seed=1)
+
+
+def edit_playlists(server, rename=None, remove=()) -> None:
+    """What a person (mpc) or `moodbox library playlists` does to MPD's stored playlists, through MPD."""
+    c = server.client()
+    try:
+        for old, new in (rename or {}).items():
+            c.rename(old, new)
+        for name in remove:
+            c.rm(name)
+    finally:
+        c.disconnect()
+
+
+def test_the_default_plays_the_moods_own_playlists(mpd_server):
+    player = default_player(mpd_server)
+    player.follow("happy")
+    assert playing(mpd_server).startswith("happy/") and player.playlist == "happy"
+    assert str(player.playlists["happy"]) == "happy or moodbox-happy"  # how the service's log line shows it
+
+
+def test_the_default_plays_the_librarys_playlists_when_there_are_no_hand_made_ones(mpd_server):
+    edit_playlists(mpd_server, rename={m: f"moodbox-{m}" for m in ("happy", "sad")})
+    player = default_player(mpd_server)
+    player.follow("happy")
+    assert playing(mpd_server).startswith("happy/") and player.playlist == "moodbox-happy"
+    player.follow("sad")
+    assert playing(mpd_server).startswith("sad/") and player.playlist == "moodbox-sad"
+
+
+def test_a_hand_made_playlist_beats_the_librarys_and_the_choice_is_made_at_each_switch(mpd_server):
+    mpd_server.write_playlist("moodbox-happy", ["surprise/surprise-1.wav", "surprise/surprise-2.wav"])
+    player = default_player(mpd_server)
+    player.follow("happy")
+    assert playing(mpd_server).startswith("happy/") and player.playlist == "happy"
+    edit_playlists(mpd_server, remove=["happy"])  # the person deletes theirs while moodbox runs
+    player.follow("neutral")
+    player.follow("happy")
+    assert playing(mpd_server).startswith("surprise/") and player.playlist == "moodbox-happy"
+
+
+def test_uplift_auto_plays_the_hand_made_default_then_the_librarys_uplift_then_the_moods_own(mpd_server):
+    player = default_player(mpd_server, policy="uplift")
+    player.follow("angry")
+    assert playing(mpd_server).startswith("neutral/") and player.playlist == "neutral"
+    player.follow("sad")
+    assert playing(mpd_server).startswith("happy/") and player.playlist == "happy"
+    mpd_server.write_playlist("moodbox-angry-uplift", ["surprise/surprise-1.wav"])
+    edit_playlists(mpd_server, remove=["neutral"])
+    player.follow("angry")
+    assert playing(mpd_server).startswith("surprise/") and player.playlist == "moodbox-angry-uplift"
+    edit_playlists(mpd_server, remove=["moodbox-angry-uplift"])
+    player.follow("sad")
+    player.follow("angry")
+    assert playing(mpd_server).startswith("angry/") and player.playlist == "angry"
+
+
+def test_a_mood_without_any_playlist_is_said_once_and_the_music_plays_on(mpd_server, caplog):
+    edit_playlists(mpd_server, remove=["happy"])
+    player = default_player(mpd_server)
+    player.follow("neutral")
+    before = queue(mpd_server)
+    for mood in ("happy", "neutral", "happy"):
+        player.follow(mood)
+    assert queue(mpd_server) == before and playing(mpd_server).startswith("neutral/")
+    assert player.playlist == "neutral"
+    warnings = player_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "no playlist for happy" in warnings[0] and "happy, moodbox-happy" in warnings[0]
+    assert "moodbox library playlists" in warnings[0] and "create a playlist named happy" in warnings[0]
+    mpd_server.write_playlist("moodbox-happy", ["happy/happy-1.wav"])  # the nightly timer wrote it
+    player.follow("neutral")
+    player.follow("happy")
+    assert playing(mpd_server) == "happy/happy-1.wav" and player.playlist == "moodbox-happy"
+    assert len(player_warnings(caplog)) == 1
+
+
+def test_check_says_which_playlist_each_mood_would_play(mpd_server):
+    from moodbox.player import PlaylistChoice, candidates
+
+    edit_playlists(mpd_server, rename={"sad": "moodbox-sad"}, remove=["happy"])
+    mpd_server.write_playlist("moodbox-fear", [])
+    player = Player(
+        MpdSettings(host="127.0.0.1", port=mpd_server.port),
+        {
+            "neutral": ("neutral", "moodbox-neutral"),
+            "sad": ("sad", "moodbox-sad"),
+            "happy": ("happy", "moodbox-happy"),
+            "fear": ("none-here", "moodbox-fear"),
+            "angry": "",
+        },
+        claim=False,
+    )
+    survey = player.survey()
+    assert survey["neutral"] == PlaylistChoice(candidates(["neutral", "moodbox-neutral"]), "neutral", "")
+    assert survey["sad"].chosen == "moodbox-sad" and survey["sad"].problem == ""
+    assert survey["happy"].chosen == "" and survey["happy"].problem == "none of 'happy', 'moodbox-happy' exists in MPD"
+    assert survey["fear"].problem == "playlist 'moodbox-fear' is empty"
+    assert survey["angry"] == PlaylistChoice(candidates(""), "", "")  # leave the music alone: nothing to check
+    assert set(player.check_playlists()) == {"happy", "fear"}
