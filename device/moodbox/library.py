@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from moodbox.config import Config
 
-AUTO = "auto"  # playlists.<mood> / uplift.<mood>: the playlist `moodbox library playlists` writes
+AUTO = "auto"  # playlists.<mood> / uplift.<mood>: a hand-made playlist if MPD has it, else the one written here
 # What MPD plays and libsndfile or ffmpeg decode; the rest of a music folder (covers, .cue, .nfo) is not music.
 AUDIO_SUFFIXES = frozenset(
     {".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff", ".m4a", ".mp4", ".aac", ".wma", ".wv", ".ape"}
@@ -74,11 +74,11 @@ class LibrarySettings:
         return self.uplift.resolve(mood, UPLIFT_POINTS.get(mood, self.point(mood)))
 
     def playlist(self, mood: str) -> str:
-        """The stored playlist `playlists.<mood>: auto` means."""
+        """The stored playlist `playlists.<mood>: auto` plays where MPD has no playlist named after the mood."""
         return auto_name(mood)
 
     def uplift_playlist(self, mood: str) -> str:
-        """The stored playlist `uplift.<mood>: auto` means: the mood's own where uplift does not move it."""
+        """The written playlist `uplift.<mood>: auto` tries: the mood's own where uplift does not move it."""
         return auto_uplift_name(mood) if self.uplift_point(mood) != self.point(mood) else auto_name(mood)
 
     def targets(self) -> dict[str, tuple[float, float]]:

@@ -117,12 +117,13 @@ class UpliftPoints(_Points):
 
 
 def auto_name(mood: str) -> str:
-    """The stored playlist `playlists.<mood>: auto` plays."""
+    """The stored playlist `playlists.<mood>: auto` plays where MPD has none named after the mood."""
     return f"{PREFIX}{mood}"
 
 
 def auto_uplift_name(mood: str) -> str:
-    """The stored playlist `uplift.<mood>: auto` plays (written only where the uplift point moves the mood)."""
+    """The stored playlist `uplift.<mood>: auto` plays unless MPD has the hand-made one (written only where the
+    uplift point moves the mood)."""
     return f"{PREFIX}{mood}-uplift"
 
 
