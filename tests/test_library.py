@@ -301,8 +301,15 @@ def test_playlists_are_written_to_mpd_read_back_and_name_only_files_mpd_knows(tm
             f"playlists:\n  happy: auto\n  sad: auto\n"
             f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'cache.sqlite'}\n  playlist_size: 3\n"
         )
+        client = server.client()
+        try:
+            for mood in ("happy", "sad"):  # no hand-made playlist: auto looks for the written one
+                client.rm(mood)
+        finally:
+            client.disconnect()
         before = moodbox("--config", str(cfg), "check")
-        assert "playlist 'moodbox-happy' does not exist" in before.stdout  # check reads auto as the written name
+        assert "no playlist in MPD for happy, sad (happy looks for happy, moodbox-happy)" in before.stdout
+        assert "moodbox library playlists" in before.stdout
 
         scanned = moodbox("--config", str(cfg), "library", "scan")
         assert scanned.returncode == 0, scanned.stderr
@@ -333,7 +340,8 @@ def test_playlists_are_written_to_mpd_read_back_and_name_only_files_mpd_knows(tm
         finally:
             client.disconnect()
         after = moodbox("--config", str(cfg), "check")
-        assert any(line.startswith("OK   mpd:") for line in after.stdout.splitlines()), after.stdout
+        (mpd_line,) = [line for line in after.stdout.splitlines() if line.startswith("OK   mpd:")]
+        assert "happy: moodbox-happy" in mpd_line and "sad: moodbox-sad" in mpd_line and "angry: angry" in mpd_line
 
         cfg.write_text(cfg.read_text().replace("password: secret", "password: wrong"))
         refused = moodbox("--config", str(cfg), "library", "playlists")
