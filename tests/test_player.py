@@ -529,3 +529,18 @@ def test_check_says_which_playlist_each_mood_would_play(mpd_server):
     assert survey["fear"].problem == "playlist 'moodbox-fear' is empty"
     assert survey["angry"] == PlaylistChoice(candidates(""), "", "")  # leave the music alone: nothing to check
     assert set(player.check_playlists()) == {"happy", "fear"}
+
+
+def test_a_mood_without_a_playlist_plays_once_the_first_scan_writes_one(mpd_server):
+    clock = [0.0]
+    edit_playlists(mpd_server, remove=["happy"])
+    player = default_player(mpd_server, clock=lambda: clock[0])
+    player.follow("neutral")
+    player.follow("happy")  # none yet: the music stays
+    mpd_server.write_playlist("moodbox-happy", ["happy/happy-1.wav"])  # the first scan finishes
+    clock[0] += 30
+    player.poll()
+    assert playing(mpd_server).startswith("neutral/")  # not every poll: once a minute
+    clock[0] += 31
+    player.poll()
+    assert playing(mpd_server) == "happy/happy-1.wav" and player.playlist == "moodbox-happy"

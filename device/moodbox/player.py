@@ -53,7 +53,8 @@ Design notes, from how MPD and python-mpd2 behave in practice:
   (one cheap command), not once at start: the nightly scan may write its
   playlists long after the service started, and a person may add theirs any
   day. When none exists the music stays as it is and that is said once per
-  mood, naming the fix.
+  mood, naming the fix; `poll` looks again every minute while the mood lasts,
+  so a new user's music starts soon after the first scan writes the playlists.
 * Songs are shuffled with recently played ones moved to the back.
 * If another client (a phone app, mpc) changes the queue or pauses/stops,
   moodbox stops switching automatically for `yield_for` seconds instead of
@@ -159,6 +160,7 @@ class Player:
 
     POLL_EVERY = 0.5  # seconds between status polls: quick enough to notice people, never hammering MPD
     RETRY_REFUSED = 30.0  # seconds between tries while MPD refuses us: a person must fix it, no need to hammer
+    LOOK_AGAIN = 60.0  # seconds between looks for a playlist while the mood has none (the first scan may write it)
     SUMMARY_EVERY = 600.0  # seconds between "still unreachable" lines while MPD stays away
 
     def __init__(
@@ -193,6 +195,7 @@ class Player:
         self._applied: str | None = None  # the mood whose music (or away action) is in effect
         self._ours: tuple[str, str] | None = None  # (queue version, state) right after our last change
         self._yield_until = -1.0
+        self._look_again_at: float | None = None  # when to look again for the playlist of a mood that had none
         self.last_error = ""  # why MPD is not usable now: the connection error, or the refusal's line; "" if it is
         self.problem: PlayerError | None = None  # set while MPD refuses us (a person must fix it), else None
 
@@ -459,6 +462,9 @@ class Player:
         self._remember_song(status)
         if self.mood is not None and self._applied != self.mood and not self._yielding():
             self._apply("now")
+        elif self._look_again_at is not None and self._clock() >= self._look_again_at and not self._yielding():
+            self._applied = None  # as if the mood just came: should MPD be away now, poll() tries again
+            self._apply(self.settings.transition)  # the playlists may have been written since: a new user's music
 
     def _skip(self) -> None:
         if self._do(lambda c: c.next()):
@@ -471,6 +477,7 @@ class Player:
         log.info("another MPD client changed playback; leaving the music to them for %.0f s", self.settings.yield_for)
         self._yield_until = self._clock() + self.settings.yield_for
         self._applied = self.mood  # their music now; ours again on the next mood change after the pause
+        self._look_again_at = None
         self._ours = None
 
     def _remember_song(self, status: dict[str, str]) -> None:
@@ -482,6 +489,7 @@ class Player:
             self._recent.append((songid, song["file"]))
 
     def _apply(self, transition: Transition) -> None:
+        self._look_again_at = None
         mood = self.mood
         if mood is None:
             return
@@ -500,7 +508,7 @@ class Player:
         if name is None:
             return
         if not name:
-            self._applied = mood
+            self._applied, self._look_again_at = mood, self._clock() + self.LOOK_AGAIN
             return
         if self.playlist == name and status.get("state") == "play":
             self._applied, self._ours = mood, (status.get("playlist", ""), "play")  # already playing
