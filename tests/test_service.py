@@ -123,7 +123,9 @@ def test_sigterm_stops_cleanly_and_systemd_hears_ready_watchdog_and_status(tmp_p
     messages = []
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(m.startswith("STATUS=mood happy") for m in messages):
+        while time.monotonic() < deadline and not any(
+            m.startswith("STATUS=mood happy") and "playlist happy" in m for m in messages
+        ):
             messages.append(notify.recv(4096).decode())
     finally:
         proc.terminate()

@@ -50,3 +50,4 @@ def test_the_unit_promises_what_the_service_does():
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
     assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: the service re-reads its config

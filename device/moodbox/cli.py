@@ -93,7 +93,7 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
     from moodbox.service import Service
 
-    return Service(cfg, source=args.source).run()
+    return Service(cfg, source=args.source, config_path=args.config).run()
 
 
 def _setup_logging() -> None:
