@@ -3,13 +3,17 @@
 A camera that stops delivering (a loose ribbon, a USB webcam unplugged, a
 driver that hangs) blocks its read for as long as it takes to give up, which by
 default is as long as systemd's watchdog waits. Reading it here instead lets the
-loop take whatever frame is newest with a short timeout and carry on: pinging
-the watchdog, answering buttons, showing the LED, while the camera is retried.
+loop wait for a frame a short while at most and carry on: pinging the watchdog,
+answering buttons, showing the LED, while the camera is retried.
 
-Only the newest frame is kept: a frame the loop did not take in time is
-replaced, never queued, so what is analysed is always what the camera sees now.
-When the camera gives up (`Reconnecting` raises `CameraError` after
-`camera.give_up_after`), the next `read` raises that error in the loop.
+The camera is read when the loop asks for a frame, not at the camera's own
+rate: frames the loop would drop are never copied or decoded (a USB webcam's
+MJPEG, for one, costs a decode per frame). The frame is the one the camera hands
+out next: the Pi camera's next frame; a USB camera's oldest of the few its
+driver buffers, a fraction of a second old at most, which a mood decided over
+seconds does not notice. This thread holds at most one frame, never a queue. When the camera
+gives up (`Reconnecting` raises `CameraError` after `camera.give_up_after`),
+the next `read` raises that error in the loop.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class LatestFrame:
-    """Wraps a live `FrameSource`: `read` returns the newest frame, or None after `wait` seconds without one."""
+    """Wraps a live `FrameSource`: `read` asks for the next frame and returns None if none came within `wait` s."""
 
     live = True
 
@@ -31,21 +35,22 @@ class LatestFrame:
         self._source, self._wait = source, wait
         self.fps = source.fps
         self._changed = threading.Condition()
+        self._wanted = False
         self._frame: Frame | None = None
         self._error: Exception | None = None
-        self._stopped = threading.Event()
+        self._stopped = False
         self._thread = threading.Thread(target=self._grab, name="moodbox-camera", daemon=True)
         self._thread.start()
 
     def _grab(self) -> None:
         try:
-            while not self._stopped.is_set():
-                frame = self._source.read()
-                if frame is not None:
-                    self.fps = self._source.fps  # a reopened camera may run at another rate
-                    with self._changed:
-                        self._frame = frame
-                        self._changed.notify_all()
+            while self._next_wanted():
+                frame = self._source.read()  # may take until give_up_after on a dead camera: that is why it is here
+                self.fps = self._source.fps  # a reopened camera may run at another rate
+                with self._changed:
+                    self._frame = frame if frame is not None else self._frame
+                    self._wanted = self._wanted and frame is None
+                    self._changed.notify_all()
         except Exception as e:  # CameraError after give_up_after; handed to the loop, which ends the run
             with self._changed:
                 self._error = e
@@ -53,11 +58,18 @@ class LatestFrame:
         finally:
             self._source.close()
 
+    def _next_wanted(self) -> bool:
+        with self._changed:
+            self._changed.wait_for(lambda: self._wanted or self._stopped)
+            return not self._stopped
+
     def read(self) -> Frame | None:
-        """The newest frame not yet taken, waiting at most `wait` seconds for one; raises once the camera gave up."""
+        """A new frame, waiting at most `wait` seconds for one; raises once the camera gave up."""
         with self._changed:
             if self._frame is None and self._error is None:
-                self._changed.wait(self._wait)
+                self._wanted = True
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: self._frame is not None or self._error is not None, self._wait)
             frame, self._frame = self._frame, None
             if frame is None and self._error is not None:
                 raise self._error
@@ -65,7 +77,9 @@ class LatestFrame:
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop reading; the camera is released by the reading thread once its current read returns."""
-        self._stopped.set()
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
         stop = getattr(self._source, "stop", None)
         if stop is not None:
             stop()  # cut a reconnect backoff short
