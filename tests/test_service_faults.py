@@ -249,3 +249,35 @@ def test_a_camera_that_delivers_nothing_keeps_the_watchdog_fed_until_it_gives_up
     assert max(gaps) <= 2.0, gaps
     assert pings[0] - began < ended - began
     assert "Traceback" not in out
+
+
+def test_buttons_work_while_the_camera_is_being_retried(tmp_path, mpd_server, monkeypatch):
+    """In-process, with gpiozero's mock pins; the camera is /dev/video0, which does not exist here."""
+    if os.path.exists("/dev/video0"):
+        pytest.skip("a real /dev/video0 is present")
+    from gpiozero import Device
+
+    from moodbox import config
+    from moodbox.service import Service
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    extra = "gpio:\n  lock_button: 27\n  led: 22\n"
+    cfg = write_config(tmp_path, mpd_server, "0", extra=extra)
+    cfg.write_text(cfg.read_text().replace("  source: 0\n", "  source: 0\n  give_up_after: 120\n"))
+    service = Service(config.load(cfg))
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        time.sleep(1.5)  # the camera has failed to open and is in its backoff
+        pin = Device.pin_factory.pin(27)
+        pin.drive_low()
+        time.sleep(0.2)
+        pin.drive_high()
+        assert wait_for(lambda: service.locked, timeout=5), "the lock press was not handled"
+    finally:
+        service.stop()
+        runner.join(20)
+        Device.pin_factory.reset()
+    assert not runner.is_alive()
