@@ -175,8 +175,6 @@ class Service:
     def _count_frame(self) -> None:
         now = time.monotonic()
         self._analysed.append(now)
-        while self._analysed and now - self._analysed[0] > 5.0:
-            self._analysed.popleft()
 
     def _idle_in_privacy(self) -> None:
         if self.frames is not None:
@@ -276,5 +274,13 @@ class Service:
     def _status(self) -> str:
         mood = "privacy" if self.privacy else (self.vision.engine.mood or "watching")
         lock = ", locked" if self.locked else ""
-        fps = (len(self._analysed) - 1) / max(self._analysed[-1] - self._analysed[0], 1e-6) if self._analysed else 0
-        return f"mood {mood}{lock}, {fps:.0f} fps, {self.player.state.describe()}"
+        now, recent = time.monotonic(), self._analysed
+        while recent and now - recent[0] > 5.0:
+            recent.popleft()
+        fps = (len(recent) - 1) / max(now - recent[0], 1e-6) if len(recent) > 1 else 0.0
+        camera = (
+            ""
+            if self.privacy or (recent and now - recent[-1] < 2.0)
+            else f", no frame from camera {self.source_spec} (retrying)"
+        )
+        return f"mood {mood}{lock}, {fps:.0f} fps{camera}, {self.player.state.describe()}"
