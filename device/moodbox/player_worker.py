@@ -118,16 +118,15 @@ class PlayerWorker:
     # ---- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        request: Request | None = self._poll  # connect at once
         try:
-            while self._fatal is None:
+            while request is not None and self._fatal is None:
+                self._guarded(request)
+                self._publish()
                 try:
                     request = self._requests.get(timeout=self.TICK)
                 except queue.Empty:
                     request = self._poll
-                if request is None:
-                    break
-                self._guarded(request)
-                self._publish()
         finally:
             self._player.close()
 
