@@ -281,3 +281,31 @@ def test_buttons_work_while_the_camera_is_being_retried(tmp_path, mpd_server, mo
         runner.join(20)
         Device.pin_factory.reset()
     assert not runner.is_alive()
+
+
+def test_reload_moves_the_led_to_its_new_pin(tmp_path, mpd_server, monkeypatch):
+    """In-process, with gpiozero's mock pins."""
+    from gpiozero import Device
+
+    from moodbox import config
+    from moodbox.service import Service
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 40)])
+    cfg = write_config(tmp_path, mpd_server, clip, extra="gpio:\n  led: 22\n")
+    service = Service(config.load(cfg), config_path=cfg)
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        assert wait_for(lambda: service.ready, timeout=30)
+        cfg.write_text(cfg.read_text().replace("led: 22", "led: 23"))
+        service.reload_requested.set()  # what SIGHUP does (signals reach only the main thread)
+        assert wait_for(lambda: service.controls is not None and str(service.controls.led.pin) == "GPIO23")
+        assert wait_for(lambda: service.controls.state is not None)
+    finally:
+        service.stop()
+        runner.join(20)
+        Device.pin_factory.reset()
+    assert not runner.is_alive()

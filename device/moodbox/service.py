@@ -250,7 +250,19 @@ class Service:
                 self._close_camera()
                 self.frames = frames
         if new.gpio != old.gpio:
-            log.warning("reload: gpio changes take effect after a restart (systemctl restart moodbox)")
+            self._reopen_controls(new)
+
+    def _reopen_controls(self, new: Config) -> None:
+        """The buttons and LED on their new pins; pins that cannot be had leave them off, the music plays on."""
+        if self.controls is not None:
+            self.controls.close()
+            self.controls = None
+        if new.gpio is None:
+            return
+        try:
+            self.controls = Controls(new.gpio, self.events)
+        except Exception as e:  # gpiozero's and lgpio's own errors: pin in use, no GPIO chip
+            log.error("reload: gpio: %s; buttons and LED stay off until the gpio section is fixed", e)
 
     # ---- what the outside sees ------------------------------------------------------------
 
