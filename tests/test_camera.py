@@ -297,3 +297,21 @@ def test_closing_cuts_a_reconnect_backoff_short():
     time.sleep(0.5)  # the camera is in its backoff now
     grabber.close(timeout=5)
     assert not grabber._thread.is_alive()
+
+
+def test_a_camera_outage_is_logged_once_and_its_end_too(caplog):
+    clock = FakeClock()
+    open_camera, _ = opener(clock, [1, CameraError("busy"), CameraError("busy"), CameraError("busy"), 2])
+    cam = Reconnecting(open_camera, "/dev/video0", give_up_after=30, clock=clock, sleep=clock.sleep)
+    with caplog.at_level("INFO", logger="moodbox.camera"):
+        assert all(cam.read() is not None for _ in range(3))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["camera /dev/video0 failed (no frame); retrying", "camera /dev/video0 failed (busy); retrying"]
+    assert any("camera /dev/video0 delivers again after" in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_usb_camera_is_named_without_asking_opencv():
+    from moodbox.camera import UsbCamera
+
+    with pytest.raises(CameraError, match=r"/dev/video77 does not exist"):
+        UsbCamera(77)

@@ -133,6 +133,8 @@ class UsbCamera:
     live = True
 
     def __init__(self, index: int, size: tuple[int, int] = (640, 480)) -> None:
+        if not Path(f"/dev/video{index}").exists():  # asked before OpenCV, which says it in lines of its own
+            raise CameraError(f"cannot open camera {index} (/dev/video{index} does not exist); check it is plugged in")
         self._cap = cv2.VideoCapture(index, cv2.CAP_V4L2)
         if not self._cap.isOpened():
             raise CameraError(f"cannot open camera {index} (/dev/video{index}); check it is plugged in and not in use")
@@ -213,6 +215,7 @@ class Reconnecting:
         self._last_frame = clock()
         self._backoff = 0.0
         self._last_error = ""
+        self._warned = ""  # the failure last logged, until the camera delivers again
         self.fps = 30.0
         self.reconnects = 0
 
@@ -221,6 +224,9 @@ class Reconnecting:
         while not self._stopped.is_set():
             frame = self._try_read()
             if frame is not None:
+                if self._warned:
+                    log.info("camera %s delivers again after %.0f s", self.name, self._clock() - self._last_frame)
+                    self._warned = ""
                 self._last_frame, self._backoff = self._clock(), 0.0
                 return frame
             silent = self._clock() - self._last_frame
@@ -247,11 +253,19 @@ class Reconnecting:
                 self.reconnects += 1
             frame = self._source.read()
         except (CameraError, RuntimeError, OSError, cv2.error) as e:
-            log.warning("camera %s failed (%s); retrying", self.name, e)
+            self._warn(str(e))
             self._last_error, frame = str(e), None
+        else:
+            if frame is None:
+                self._warn("no frame")
         if frame is None:
             self.close()
         return frame
+
+    def _warn(self, why: str) -> None:
+        if why != self._warned:  # once per outage and cause, not once per retry
+            log.warning("camera %s failed (%s); retrying", self.name, why)
+            self._warned = why
 
     def close(self) -> None:
         if self._source is not None:
