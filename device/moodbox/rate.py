@@ -64,7 +64,7 @@ class Sampler:
     """The frames of a source that get analysed, at `rate`; files in real time at their own media times.
 
     * a live source (a `LatestFrame`): wait until the next grid point on the
-      clock, then take the newest frame; None when the camera had none in time.
+      clock, then ask for the camera's next frame; None when none came in time.
     * a file: frames between grid points of its media time are skipped (grabbed
       without conversion where the source can), the one taken is held back to
       its time by `Pacer`; None and `ended` at its end.
