@@ -9,12 +9,13 @@ snapshot the thread publishes after every step, which never blocks.
 
 Errors are kept on this side of the queue:
 
-* a `PlayerError` the player marks fatal (another moodbox already steers this
-  MPD) stops the thread and is handed to the service in the snapshot, to end
-  the run with one line;
-* any other `PlayerError` (wrong password, missing permission) or an
-  unforeseen error from python-mpd2 becomes the snapshot's `problem`: logged
-  once, retried every `RETRY_PROBLEM` seconds, cleared when MPD answers again.
+* a `PlayerError` that is fatal (`AnotherInstance`: another moodbox already
+  steers this MPD), raised or kept in the player's `problem`, stops the thread
+  and is handed to the service in the snapshot, to end the run with one line;
+* any other `PlayerError` (wrong password, missing permission), raised or kept
+  in the player's `problem`, or an unforeseen error from python-mpd2 becomes the
+  snapshot's `problem`: said once in the log, retried (every `RETRY_PROBLEM`
+  seconds when raised), cleared when MPD answers again.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PlayerFactory = Callable[[MpdSettings, Mapping[str, str]], Player]
 
 
 def is_fatal(error: PlayerError) -> bool:
-    """A PlayerError that must end the run (the player marks such classes `fatal = True`)."""
+    """A PlayerError that must end the run: `AnotherInstance`, or a class marked `fatal = True`."""
     return bool(getattr(error, "fatal", False)) or type(error).__name__ == "AnotherInstance"
 
 
@@ -159,13 +160,16 @@ class PlayerWorker:
 
     def _publish(self) -> None:
         p = self._player
+        refusal: PlayerError | None = getattr(p, "problem", None)  # what the player keeps while MPD refuses us
+        if refusal is not None and is_fatal(refusal):
+            self._fatal = refusal
         self.state = PlayerState(
             address=p.address,
             tried=True,
             connected=p.connected,
             playlist=p.playlist,
             last_error=p.last_error,
-            problem=self._problem,
+            problem=self._problem or (str(refusal) if refusal is not None else ""),
             fatal=self._fatal,
         )
 
