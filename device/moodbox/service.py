@@ -219,6 +219,8 @@ class Service:
             frames = self._camera_for(new)
         except (config.ConfigError, ModelError, DetectorError, CameraError) as e:
             log.error("reload: %s; still running with the previous config", e)
+        except Exception as e:  # whatever a new model or source throws: the running config is still good
+            log.error("reload: %s (%s); still running with the previous config", e, type(e).__name__)
         else:
             self._apply(new, vision, frames)
             log.info("reloaded %s", where)
