@@ -75,8 +75,9 @@ class LatestFrame:
                 raise self._error
         return frame
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop reading; the camera is released by the reading thread once its current read returns."""
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop reading; the camera is released by the reading thread once its current read returns (a camera
+        stuck in a read is left to its daemon thread after `timeout`, so SIGTERM is not held up)."""
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
