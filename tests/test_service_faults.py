@@ -187,11 +187,8 @@ def test_mpd_refusing_moodbox_keeps_the_service_up_with_the_fix_in_status(tmp_pa
     from mpd_sandbox import MpdSandbox
 
     clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 60)])
+    # With a password line, MPD grants nothing without the password.
     with MpdSandbox(songs_per_mood=3, song_seconds=4, password="SECRET") as server:
-        conf = server.conf.read_text()
-        server.stop()
-        server.conf.write_text(conf + 'default_permissions ""\n')
-        server.start()
         cfg = write_config(tmp_path, server, clip)  # no mpd.password
         systemd = Notifications(tmp_path / "notify.sock")
         proc = start(cfg, env=systemd.env)
