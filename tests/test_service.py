@@ -10,6 +10,7 @@ import time
 import cv2
 import pytest
 from make_clip import make_clip
+from test_camera import picamera2  # noqa: F401 (a fixture: the stand-in picamera2 module)
 
 from conftest import FACES, ROOT, wait_for
 
@@ -123,7 +124,9 @@ def test_sigterm_stops_cleanly_and_systemd_hears_ready_watchdog_and_status(tmp_p
     messages = []
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(m.startswith("STATUS=mood happy") for m in messages):
+        while time.monotonic() < deadline and not any(
+            m.startswith("STATUS=mood happy") and "playlist happy" in m for m in messages
+        ):
             messages.append(notify.recv(4096).decode())
     finally:
         proc.terminate()
@@ -182,3 +185,39 @@ def test_check_reports_each_part(tmp_path, mpd_server):
     assert lines[3].startswith("OK   gpio: no gpio section")
     good = write_config(tmp_path, mpd_server, clip)
     assert moodbox(good, "check").returncode == 0
+
+
+@pytest.mark.usefixtures("picamera2")
+def test_the_live_loop_on_a_pi_camera_reads_grey_frames_at_the_analysis_rate(tmp_path, mpd_server, monkeypatch):
+    """In-process: picamera2 is a stand-in serving a happy face as YUV420 (the Pi camera cannot exist here);
+    the rest is real: LatestFrame, Sampler at camera.analyse_fps, the model, the mood engine, MPD."""
+    from test_camera import StandInPicamera2
+
+    from moodbox import config
+    from moodbox.service import Service
+
+    class LiveStandIn(StandInPicamera2):
+        def capture_request(self):
+            request = super().capture_request()
+            request.get_metadata = lambda: {"SensorTimestamp": time.monotonic_ns()}  # stamped as it is taken
+            self.frames += 1
+            return request
+
+    monkeypatch.setattr(sys.modules["picamera2"], "Picamera2", LiveStandIn)
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    service = Service(config.load(write_config(tmp_path, mpd_server, "picamera2")))
+    runner = threading.Thread(target=service.run)
+    began = time.monotonic()
+    runner.start()
+    try:
+        assert wait_for(lambda: service.vision.engine.mood == "happy", timeout=30)
+        c = mpd_server.client()
+        assert wait_for(lambda: c.currentsong().get("file", "").startswith("happy/"), timeout=10)
+        c.disconnect()
+    finally:
+        service.stop()
+        runner.join(20)
+    elapsed = time.monotonic() - began
+    assert not runner.is_alive()
+    frames = LiveStandIn.last.frames
+    assert 0 < frames <= 8 * elapsed + 2  # at most analyse_fps frames a second were even read from the camera

@@ -50,6 +50,7 @@ def test_the_unit_promises_what_the_service_does():
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
     assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: the service re-reads its config
 
 
 LIBRARY_UNIT = ROOT / "systemd" / "moodbox-library.service"

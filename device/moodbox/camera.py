@@ -10,6 +10,10 @@
 Live cameras are wrapped in `Reconnecting`: a camera that fails or stops
 delivering is reopened with backoff, and after `give_up_after` seconds without
 a frame it raises one clear `CameraError`. Frames live only in memory.
+
+A frame is BGR, or already grey where the camera hands out a luma plane (the Pi
+camera's YUV420 stream): the vision pipeline needs only grey, so nothing is
+spent on colour that is thrown away.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,7 +48,7 @@ class CameraError(RuntimeError):
 
 @dataclass(frozen=True)
 class Frame:
-    image: np.ndarray  # BGR, H×W×3 uint8
+    image: np.ndarray  # BGR H×W×3, or grey H×W, uint8
     t: float  # seconds, monotonic within one source
 
 
@@ -84,6 +89,19 @@ class VideoFileSource:
 
     def close(self) -> None:
         self._cap.release()
+
+    def grab(self) -> float | None:
+        """Move on one frame without converting it (a frame that will not be analysed): its time, None at the end."""
+        if not self._cap.grab():
+            return None
+        t = self._index / self.fps
+        self._index += 1
+        return t
+
+    def retrieve(self, t: float) -> Frame | None:
+        """The frame just grabbed, at time `t` (what `grab` returned)."""
+        ok, image = self._cap.retrieve()
+        return Frame(image, t) if ok else None
 
 
 class ImageFolderSource:
@@ -187,6 +205,8 @@ class UsbCamera:
     live = True
 
     def __init__(self, index: int, size: tuple[int, int] = (640, 480)) -> None:
+        if not Path(f"/dev/video{index}").exists():  # asked before OpenCV, which says it in lines of its own
+            raise CameraError(f"cannot open camera {index} (/dev/video{index} does not exist); check it is plugged in")
         self._cap = cv2.VideoCapture(index, cv2.CAP_V4L2)
         if not self._cap.isOpened():
             raise CameraError(f"cannot open camera {index} (/dev/video{index}); check it is plugged in and not in use")
@@ -203,11 +223,17 @@ class UsbCamera:
 
 
 class PiCamera:
-    """The Raspberry Pi camera through picamera2 (python3-picamera2 from apt)."""
+    """The Raspberry Pi camera through picamera2 (python3-picamera2 from apt), delivering grey frames.
+
+    The ISP writes a YUV420 "lores" stream beside the main one; its first plane
+    (Y, one byte per pixel) is the grey image itself, so a frame costs one copy
+    and no colour conversion on the CPU.
+    """
 
     live = True
 
     def __init__(self, size: tuple[int, int] = (640, 480), fps: float = 30.0) -> None:
+        self._width, self._height = size
         try:
             from picamera2 import Picamera2
         except ImportError:
@@ -217,9 +243,8 @@ class PiCamera:
             ) from None
         try:
             self._camera = Picamera2()
-            # "RGB888" is laid out B, G, R in memory: what OpenCV calls BGR.
             config = self._camera.create_video_configuration(
-                main={"size": size, "format": "RGB888"}, controls={"FrameRate": fps}
+                main={"size": size}, lores={"size": size, "format": "YUV420"}, controls={"FrameRate": fps}
             )
             self._camera.configure(config)
             self._camera.start()
@@ -230,11 +255,12 @@ class PiCamera:
     def read(self) -> Frame | None:
         request = self._camera.capture_request()
         try:
-            image = request.make_array("main")
+            yuv = request.make_array("lores")  # a copy: (height * 3/2) rows, Y plane first, maybe padded to a stride
             stamp = request.get_metadata().get("SensorTimestamp")
         finally:
             request.release()
-        return Frame(image, stamp / 1e9 if stamp else time.monotonic())
+        grey = np.ascontiguousarray(yuv[: self._height, : self._width])
+        return Frame(grey, stamp / 1e9 if stamp else time.monotonic())
 
     def close(self) -> None:
         self._camera.stop()
@@ -252,21 +278,27 @@ class Reconnecting:
         name: str,
         give_up_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self._open, self.name = open_camera, name
-        self.give_up_after, self._clock, self._sleep = give_up_after, clock, sleep
+        self._stopped = threading.Event()
+        self.give_up_after, self._clock, self._sleep = give_up_after, clock, sleep or self._stopped.wait
         self._source: FrameSource | None = None
         self._last_frame = clock()
         self._backoff = 0.0
         self._last_error = ""
+        self._warned = ""  # the failure last logged, until the camera delivers again
         self.fps = 30.0
         self.reconnects = 0
 
     def read(self) -> Frame | None:
-        while True:
+        """The next frame, retrying the camera as long as give_up_after allows; None once `stop` was called."""
+        while not self._stopped.is_set():
             frame = self._try_read()
             if frame is not None:
+                if self._warned:
+                    log.info("camera %s delivers again after %.0f s", self.name, self._clock() - self._last_frame)
+                    self._warned = ""
                 self._last_frame, self._backoff = self._clock(), 0.0
                 return frame
             silent = self._clock() - self._last_frame
@@ -279,6 +311,11 @@ class Reconnecting:
                 )
             self._backoff = min(max(self._backoff * 2, 0.25), 5.0)
             self._sleep(min(self._backoff, max(self.give_up_after - silent, 0.0)))
+        return None
+
+    def stop(self) -> None:
+        """Make a `read` on another thread return None soon, cutting its backoff short."""
+        self._stopped.set()
 
     def _try_read(self) -> Frame | None:
         try:
@@ -288,11 +325,19 @@ class Reconnecting:
                 self.reconnects += 1
             frame = self._source.read()
         except (CameraError, RuntimeError, OSError, cv2.error) as e:
-            log.warning("camera %s failed (%s); retrying", self.name, e)
+            self._warn(str(e))
             self._last_error, frame = str(e), None
+        else:
+            if frame is None:
+                self._warn("no frame")
         if frame is None:
             self.close()
         return frame
+
+    def _warn(self, why: str) -> None:
+        if why != self._warned:  # once per outage and cause, not once per retry
+            log.warning("camera %s failed (%s); retrying", self.name, why)
+            self._warned = why
 
     def close(self) -> None:
         if self._source is not None:

@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace, cfg: config.Config) -> int:
 
     if args.source is not None:
         config.expand_user(args.source, "--source")
-    return Service(cfg, source=args.source).run()
+    return Service(cfg, source=args.source, config_path=args.config).run()
 
 
 def _setup_logging() -> None:

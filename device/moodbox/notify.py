@@ -1,4 +1,4 @@
-"""systemd's notify protocol: READY=1, WATCHDOG=1 and STATUS= lines to $NOTIFY_SOCKET.
+"""systemd's notify protocol: READY=1, RELOADING=1, WATCHDOG=1 and STATUS= lines to $NOTIFY_SOCKET.
 
 The protocol is one datagram per message to a unix socket, so it is written
 here in a few lines rather than pulling in a dependency. Outside systemd
@@ -53,6 +53,10 @@ class Notifier:
         if now - self._last_ping >= self.watchdog_every:
             self.send("WATCHDOG=1")
             self._last_ping = now
+
+    def reloading(self) -> None:
+        """A reload (SIGHUP) begins; `ready` ends it. MONOTONIC_USEC is what sd_notify(3) asks to go with it."""
+        self.send(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
 
     def stopping(self) -> None:
         self.send("STOPPING=1")
