@@ -138,10 +138,10 @@ def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server, pins
         assert wait_for(lambda: service.vision.engine.mood == "happy", timeout=5)
 
         press(pins, LOCK, seconds=0.6)  # hold: privacy, camera off
-        assert wait_for(lambda: service.privacy and service.source is None)
+        assert wait_for(lambda: service.privacy and service.frames is None)
         assert wait_for(lambda: service.controls.state is LedState.PRIVACY)
         press(pins, LOCK)  # camera back on
-        assert wait_for(lambda: not service.privacy and service.source is not None)
+        assert wait_for(lambda: not service.privacy and service.frames is not None)
     finally:
         client.disconnect()
         service.stop()
