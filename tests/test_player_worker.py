@@ -6,7 +6,7 @@ import signal
 import time
 
 from conftest import wait_for
-from moodbox.player import MpdSettings, PlayerError
+from moodbox.player import AnotherInstance, MpdSettings, PlayerError
 from moodbox.player_worker import PlayerState, PlayerWorker, is_fatal
 
 PLAYLISTS = {mood: mood for mood in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
@@ -94,9 +94,6 @@ def test_a_new_mpd_address_moves_the_mood_to_that_server(mpd_server):
         worker.close()
 
 
-def test_only_errors_the_player_marks_fatal_end_the_run():
-    class Refused(PlayerError):
-        fatal = True
-
-    assert is_fatal(Refused("another moodbox steers this MPD"))
+def test_only_another_instance_ends_the_run():
+    assert is_fatal(AnotherInstance("another moodbox steers this MPD"))
     assert not is_fatal(PlayerError("MPD refused the password; set mpd.password"))
