@@ -1,6 +1,9 @@
-"""tools/install.sh --dry-run: every action printed, nothing changed."""
+"""tools/install.sh --dry-run: every action printed, nothing changed; --python-only does the Python step alone."""
 
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -48,3 +51,52 @@ def test_an_edited_config_is_never_overwritten(tmp_path):
 def test_unknown_option_is_one_line(tmp_path):
     result = subprocess.run(["bash", str(SCRIPT), "--frobnicate"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == "install.sh: unknown option --frobnicate; see --help\n"
+
+
+def python_only(tmp_path, path_first, env_extra=None):
+    """--python-only --dry-run with `path_first` at the head of PATH, so its python3 is the system's."""
+    prefix = tmp_path / "opt"
+    env = {**os.environ, "PATH": f"{path_first}{os.pathsep}{os.environ['PATH']}", **(env_extra or {})}
+    args = ["bash", str(SCRIPT), "--dry-run", "--python-only", "--prefix", str(prefix)]
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout, prefix
+
+
+def commands(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("+ ")]
+
+
+def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
+    # Raspberry Pi OS Bookworm's python3-numpy is 1.24.2 and cannot be installed here, so a one-line
+    # numpy package on PYTHONPATH stands in for it: the installer only asks the system python3 its version.
+    fake = tmp_path / "debian-site" / "numpy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('__version__ = "1.24.2"\n')
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent, {"PYTHONPATH": str(fake.parent)})
+    assert commands(out) == [
+        f"+ install -d -m 755 {prefix}",
+        f"+ rm -rf {prefix}/src",
+        f"+ install -d -m 755 {prefix}/src",
+        f"+ cp -r {ROOT}/pyproject.toml {ROOT}/README.md {ROOT}/device {prefix}/src/",
+        f"+ python3 -m venv --system-site-packages {prefix}/venv",
+        f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==1.24.2 opencv-python-headless<4.12",
+    ]
+    assert not prefix.exists()
+
+
+def test_python_only_with_numpy_2_pins_numpy_and_leaves_opencv_free(tmp_path):
+    import numpy
+
+    assert int(numpy.__version__.split(".")[0]) >= 2, "this test expects the dev venv's numpy 2"
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent)
+    pip = commands(out)[-1]
+    assert pip == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy=={numpy.__version__}"
+
+
+def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
+    out, _ = python_only(tmp_path, Path(sys.executable).parent)
+    others = ("apt-get", "useradd", "usermod", "groupadd", "systemctl", "config.yaml", "moodbox.service", ".tflite")
+    for other in others:
+        assert other not in out, other
+    assert "== done:" in out
