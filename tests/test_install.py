@@ -67,13 +67,17 @@ def commands(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("+ ")]
 
 
-def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
-    # Raspberry Pi OS Bookworm's python3-numpy is 1.24.2 and cannot be installed here, so a one-line
-    # numpy package on PYTHONPATH stands in for it: the installer only asks the system python3 its version.
-    fake = tmp_path / "debian-site" / "numpy"
+def system_numpy(tmp_path, version: str) -> dict[str, str]:
+    """PYTHONPATH for a one-line numpy reporting `version`: it stands in for the system's python3-numpy
+    (Raspberry Pi OS Bookworm's is 1.24.2, which cannot be installed here); the installer only asks its version."""
+    fake = tmp_path / f"numpy-{version}" / "numpy"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text('__version__ = "1.24.2"\n')
-    out, prefix = python_only(tmp_path, Path(sys.executable).parent, {"PYTHONPATH": str(fake.parent)})
+    (fake / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    return {"PYTHONPATH": str(fake.parent)}
+
+
+def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "1.24.2"))
     assert commands(out) == [
         f"+ install -d -m 755 {prefix}",
         f"+ rm -rf {prefix}/src",
@@ -86,12 +90,8 @@ def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
 
 
 def test_python_only_with_numpy_2_pins_numpy_and_leaves_opencv_free(tmp_path):
-    import numpy
-
-    assert int(numpy.__version__.split(".")[0]) >= 2, "this test expects the dev venv's numpy 2"
-    out, prefix = python_only(tmp_path, Path(sys.executable).parent)
-    pip = commands(out)[-1]
-    assert pip == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy=={numpy.__version__}"
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "2.2.4"))
+    assert commands(out)[-1] == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==2.2.4"
 
 
 def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
