@@ -13,7 +13,7 @@
 # labels and decisions, probabilities within 0.01); runs the test suite. Results, logs and stage
 # timings go to reports/arm64/. Emulation is 15-110x slower than a Pi: its timings say nothing
 # about one.
-set -euo pipefail
+set -Eeuo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 cd "$SRC"
@@ -75,7 +75,7 @@ stage() {
     step "$1"
 }
 stage_end() {
-    if [[ -n "$STAGE_NAME" ]]; then TIMINGS+=("$(printf '%-44s %6d s' "$STAGE_NAME" $((SECONDS - STAGE_START)))"); fi
+    if [[ -n "$STAGE_NAME" ]]; then TIMINGS+=("$(printf '%-58s %6d s' "$STAGE_NAME" $((SECONDS - STAGE_START)))"); fi
     STAGE_NAME=""
 }
 
@@ -131,7 +131,7 @@ report_timings() {
     echo
     echo "== stage timings (emulated; they say nothing about a Pi)"
     printf '%s\n' "${TIMINGS[@]}" | tee "$REPORT/timings.txt"
-    printf '%-44s %6d s\n' "total" "$SECONDS" | tee -a "$REPORT/timings.txt"
+    printf '%-58s %6d s\n' "total" "$SECONDS" | tee -a "$REPORT/timings.txt"
 }
 
 cleanup() {
@@ -235,7 +235,8 @@ check_core() {
     stage "$core: emulated CPU and software stack"
     in_chroot "$core" python3 -c "$CPU_PROBE" "$core" | tee "$out/cpu.txt" ||
         fail "qemu does not emulate $core as asked (QEMU_CPU ignored?); see $out/cpu.txt"
-    grep -m1 'CPU part' "$root/proc/cpuinfo" | tee -a "$out/cpu.txt"
+    grep -m1 'CPU part' "$root/proc/cpuinfo" | tee -a "$out/cpu.txt" ||
+        fail "the chroot's /proc/cpuinfo is not the Pi's one bound over it (mounts above)"
     in_chroot "$core" python3 -c 'import platform, sys, numpy
 print(f"{platform.machine()} Python {sys.version.split()[0]} numpy {numpy.__version__}")' | tee -a "$out/cpu.txt"
 
@@ -291,72 +292,79 @@ silently; /sys and /proc/cpuinfo must be mounted in the chroot"
 
 # ---------------------------------------------------------------------------------------------------
 
-[[ $EUID -eq 0 ]] || fail "run as root (sudo make arm64-check): it installs packages, mounts and chroots"
-[[ "$(uname -m)" == x86_64 ]] || fail "meant for an x86_64 Debian 12 host (this is $(uname -m))"
-[[ -x "$X86_PYTHON" ]] || fail "no x86 venv at $X86_PYTHON; run make setup first"
-command -v git >/dev/null || fail "git is needed to copy this checkout into the chroot"
-for core in "${CORES[@]}"; do pi_cpuinfo "$core" >/dev/null; done
-mkdir -p "$REPORT" "$CACHE/chroots"
+# One function, parsed whole before it runs: editing this file during a run cannot derail it.
+main() {
+    [[ $EUID -eq 0 ]] || fail "run as root (sudo make arm64-check): it installs packages, mounts and chroots"
+    [[ "$(uname -m)" == x86_64 ]] || fail "meant for an x86_64 Debian 12 host (this is $(uname -m))"
+    [[ -x "$X86_PYTHON" ]] || fail "no x86 venv at $X86_PYTHON; run make setup first"
+    command -v git >/dev/null || fail "git is needed to copy this checkout into the chroot"
+    for core in "${CORES[@]}"; do pi_cpuinfo "$core" >/dev/null; done
+    mkdir -p "$REPORT" "$CACHE/chroots"
+    exec 9>"$CACHE/lock"
+    flock -n 9 || fail "another arm64 check is running (it holds $CACHE/lock)"
 
-stage "host: qemu-user-static, binfmt-support, mmdebstrap"
-missing=()
-for pkg in "${HOST_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-else
-    echo "all present: ${HOST_PACKAGES[*]}"
-fi
-mountpoint -q /proc/sys/fs/binfmt_misc || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc ||
-    fail "cannot mount binfmt_misc (in a container? it needs the host's binfmt_misc)"
-[[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64 ||
-    fail "cannot register qemu-aarch64 with binfmt_misc (update-binfmts --enable qemu-aarch64)"
-[[ "$(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64)" == enabled ]] || update-binfmts --enable qemu-aarch64
-# F: the kernel opens qemu when it is registered, so the chroot needs no qemu binary of its own.
-grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
-    fail "qemu-aarch64 is registered without the F flag (by another package?); re-register it with \
-update-binfmts --disable qemu-aarch64 && update-binfmts --enable qemu-aarch64 (qemu-user-static's entry has it)"
-grep -E '^(interpreter|flags)' /proc/sys/fs/binfmt_misc/qemu-aarch64
-
-stage "rootfs: Debian $SUITE arm64 (cached tarball)"
-key=$(printf '%s\n' "$SUITE" "$MIRROR" "${ROOTFS_PACKAGES[@]}" | sha256sum | cut -c1-12)
-ROOTFS=$CACHE/$SUITE-arm64-$key.tar
-if [[ -f "$ROOTFS" ]]; then
-    echo "cached: $ROOTFS"
-else
-    echo "building $ROOTFS with mmdebstrap (${ROOTFS_PACKAGES[*]}); about 5 minutes, log $CACHE/mmdebstrap.log"
-    if ! mmdebstrap --arch=arm64 --variant=apt --format=tar --include="$(
-        IFS=,
-        echo "${ROOTFS_PACKAGES[*]}"
-    )" "$SUITE" "$ROOTFS.partial" "$MIRROR" >"$CACHE/mmdebstrap.log" 2>&1; then
-        tail -20 "$CACHE/mmdebstrap.log" >&2
-        rm -f "$ROOTFS.partial"
-        fail "mmdebstrap could not build the rootfs; log: $CACHE/mmdebstrap.log"
+    stage "host: qemu-user-static, binfmt-support, mmdebstrap"
+    missing=()
+    for pkg in "${HOST_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "all present: ${HOST_PACKAGES[*]}"
     fi
-    mv "$ROOTFS.partial" "$ROOTFS"
-fi
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc ||
+        fail "cannot mount binfmt_misc (in a container? it needs the host's binfmt_misc)"
+    [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64 ||
+        fail "cannot register qemu-aarch64 with binfmt_misc (update-binfmts --enable qemu-aarch64)"
+    [[ "$(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64)" == enabled ]] || update-binfmts --enable qemu-aarch64
+    # F: the kernel opens qemu when it is registered, so the chroot needs no qemu binary of its own.
+    grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+        fail "qemu-aarch64 is registered without the F flag (by another package?): run update-binfmts \
+--disable qemu-aarch64, then --enable qemu-aarch64 (qemu-user-static's entry has the flag)"
+    grep -E '^(interpreter|flags)' /proc/sys/fs/binfmt_misc/qemu-aarch64
 
-stage "x86 reference: clip, moodbox classify and watch"
-mkdir -p "$REPORT/x86"
-"$X86_PYTHON" tools/make_clip.py "$REPORT/clip.avi" "${CLIP[@]}"
-"$SRC/.venv/bin/moodbox" classify --whole tests/fixtures/faces/*/*.png >"$REPORT/x86/classify.jsonl"
-"$SRC/.venv/bin/moodbox" watch "$REPORT/clip.avi" | tee "$REPORT/x86/watch.jsonl"
+    stage "rootfs: Debian $SUITE arm64 (cached tarball)"
+    key=$(printf '%s\n' "$SUITE" "$MIRROR" "${ROOTFS_PACKAGES[@]}" | sha256sum | cut -c1-12)
+    ROOTFS=$CACHE/$SUITE-arm64-$key.tar
+    if [[ -f "$ROOTFS" ]]; then
+        echo "cached: $ROOTFS"
+    else
+        echo "building $ROOTFS with mmdebstrap (${ROOTFS_PACKAGES[*]}); about 5 minutes, log $CACHE/mmdebstrap.log"
+        if ! mmdebstrap --arch=arm64 --variant=apt --format=tar --include="$(
+            IFS=,
+            echo "${ROOTFS_PACKAGES[*]}"
+        )" "$SUITE" "$ROOTFS.partial" "$MIRROR" >"$CACHE/mmdebstrap.log" 2>&1; then
+            tail -20 "$CACHE/mmdebstrap.log" >&2
+            rm -f "$ROOTFS.partial"
+            fail "mmdebstrap could not build the rootfs; log: $CACHE/mmdebstrap.log"
+        fi
+        mv "$ROOTFS.partial" "$ROOTFS"
+    fi
 
-for core in "${CORES[@]}"; do
-    check_core "$core"
-done
-stage_end
+    stage "x86 reference: clip, moodbox classify and watch"
+    mkdir -p "$REPORT/x86"
+    "$X86_PYTHON" tools/make_clip.py "$REPORT/clip.avi" "${CLIP[@]}"
+    "$SRC/.venv/bin/moodbox" classify --whole tests/fixtures/faces/*/*.png >"$REPORT/x86/classify.jsonl"
+    "$SRC/.venv/bin/moodbox" watch "$REPORT/clip.avi" | tee "$REPORT/x86/watch.jsonl"
 
-step "summary"
-for core in "${CORES[@]}"; do
-    printf '%s: %s\n' "$core" "$(grep -h '' "$REPORT/$core/packages.txt" 2>/dev/null | awk '{printf "%s %s  ", $1, $2}')"
-    cat "$REPORT/$core/classify.compare" "$REPORT/$core/watch.compare" 2>/dev/null | grep -v '^  ' || true
-    echo "  tests: $(cat "$REPORT/$core/pytest.summary" 2>/dev/null)"
-done
-if ((${#FAILURES[@]})); then
-    printf 'arm64-check FAILED: %s\n' "${FAILURES[@]}" >&2
-    exit 1
-fi
-echo "arm64-check passed for ${CORES[*]}"
+    for core in "${CORES[@]}"; do
+        check_core "$core"
+    done
+    stage_end
+
+    step "summary"
+    for core in "${CORES[@]}"; do
+        printf '%s: %s\n' "$core" "$(grep -h '' "$REPORT/$core/packages.txt" 2>/dev/null | awk '{printf "%s %s  ", $1, $2}')"
+        cat "$REPORT/$core/classify.compare" "$REPORT/$core/watch.compare" 2>/dev/null | grep -v '^  ' || true
+        echo "  tests: $(cat "$REPORT/$core/pytest.summary" 2>/dev/null)"
+    done
+    if ((${#FAILURES[@]})); then
+        printf 'arm64-check FAILED: %s\n' "${FAILURES[@]}" >&2
+        exit 1
+    fi
+    echo "arm64-check passed for ${CORES[*]}"
+}
+
+main
