@@ -250,6 +250,7 @@ print(f"{platform.machine()} Python {sys.version.split()[0]} numpy {numpy.__vers
         grep -iE '^(numpy|opencv-python-headless|ai-edge-litert|python-mpd2|gpiozero|PyYAML) ' | tee "$out/packages.txt"
 
     stage "$core: raw LiteRT invoke (stderr not muted)"
+    # shellcheck disable=SC2016  # $1 is the inner shell's, the probe's code
     in_chroot "$core" bash -c 'cd /src && exec /opt/moodbox/venv/bin/python -c "$1"' probe "$LITERT_PROBE" \
         2>"$out/litert.stderr" ||
         { cat "$out/litert.stderr" >&2; fail "$core: LiteRT cannot run the model; see $out/litert.stderr"; }
