@@ -96,3 +96,10 @@ $(MUSICNN_WHEEL):
 music-model: setup-train $(MUSICNN_WHEEL)
 	$(BIN)/python tools/convert_musicnn.py --wheel $(MUSICNN_WHEEL) \
 		--reference tests/fixtures/music/feelings.ogg tests/fixtures/music/metal_madness.mp3
+
+# moodbox on the Pi's own stack (Debian 12 arm64: Python 3.11.2, numpy 1.24.2) under qemu-user for a
+# Pi 4 and a Pi 5 core, compared with this machine (tools/arm64_check.sh); root on x86 Debian 12.
+# Options pass through, e.g. make arm64-check ARM64_FLAGS="--cores cortex-a76 --full-suite none".
+.PHONY: arm64-check
+arm64-check: setup
+	$(SUDO) tools/arm64_check.sh $(ARM64_FLAGS)

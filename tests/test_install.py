@@ -1,7 +1,9 @@
-"""tools/install.sh --dry-run: every action printed, nothing changed."""
+"""tools/install.sh --dry-run: every action printed, nothing changed; --python-only does the Python step alone."""
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,52 @@ def test_write_private_really_writes_640_and_replaces_whole(tmp_path):
     assert info.st_mode & 0o777 == 0o640
     assert (info.st_uid, grp.getgrgid(info.st_gid).gr_name) == (0, "nogroup")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def python_only(tmp_path, path_first, env_extra=None):
+    """--python-only --dry-run with `path_first` at the head of PATH, so its python3 is the system's."""
+    prefix = tmp_path / "opt"
+    env = {**os.environ, "PATH": f"{path_first}{os.pathsep}{os.environ['PATH']}", **(env_extra or {})}
+    args = ["bash", str(SCRIPT), "--dry-run", "--python-only", "--prefix", str(prefix)]
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout, prefix
+
+
+def commands(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("+ ")]
+
+
+def system_numpy(tmp_path, version: str) -> dict[str, str]:
+    """PYTHONPATH for a one-line numpy reporting `version`: it stands in for the system's python3-numpy
+    (Raspberry Pi OS Bookworm's is 1.24.2, which cannot be installed here); the installer only asks its version."""
+    fake = tmp_path / f"numpy-{version}" / "numpy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    return {"PYTHONPATH": str(fake.parent)}
+
+
+def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "1.24.2"))
+    assert commands(out) == [
+        f"+ install -d -m 755 {prefix}",
+        f"+ rm -rf {prefix}/src",
+        f"+ install -d -m 755 {prefix}/src",
+        f"+ cp -r {ROOT}/pyproject.toml {ROOT}/README.md {ROOT}/device {prefix}/src/",
+        f"+ python3 -m venv --system-site-packages {prefix}/venv",
+        f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==1.24.2 opencv-python-headless<4.12",
+    ]
+    assert not prefix.exists()
+
+
+def test_python_only_with_numpy_2_pins_numpy_and_leaves_opencv_free(tmp_path):
+    out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "2.2.4"))
+    assert commands(out)[-1] == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==2.2.4"
+
+
+def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
+    out, _ = python_only(tmp_path, Path(sys.executable).parent)
+    others = ("apt-get", "useradd", "usermod", "groupadd", "systemctl", "config.yaml", "moodbox.service", ".tflite")
+    for other in others:
+        assert other not in out, other
+    assert "== done:" in out

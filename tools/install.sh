@@ -3,6 +3,7 @@
 #
 #   sudo tools/install.sh            # install or upgrade; safe to run again
 #   tools/install.sh --dry-run       # print every action, change nothing
+#   tools/install.sh --python-only --prefix DIR   # only the venv and its packages
 #
 # What it does: apt packages (mpd, picamera2, lgpio, venv), a system user
 # `moodbox` in the video and gpio groups, the code and model under PREFIX, a
@@ -17,16 +18,20 @@ ETC=/etc/moodbox
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=moodbox
 DRY_RUN=0
+PYTHON_ONLY=0
 APT_PACKAGES=(mpd python3-venv python3-pip python3-picamera2 python3-lgpio)
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     echo "options: --dry-run  --prefix DIR (default $PREFIX)  --etc DIR (default $ETC)  --unit-dir DIR"
+    echo "  --python-only: only the Python step (code copy, venv, pip) into PREFIX: no apt, user, config"
+    echo "    or unit, and no root needed for a PREFIX you can write to (the arm64 check uses it)"
 }
 
 while (($#)); do
     case "$1" in
         --dry-run) DRY_RUN=1 ;;
+        --python-only) PYTHON_ONLY=1 ;;
         --prefix) PREFIX=$2; shift ;;
         --etc) ETC=$2; shift ;;
         --unit-dir) UNIT_DIR=$2; shift ;;
@@ -45,6 +50,36 @@ run() {
 }
 
 note() { echo "== $*"; }
+
+# The Python step: this checkout's package into a venv under PREFIX that also sees the system's
+# packages (picamera2 comes from apt).
+python_step() {
+    run rm -rf "$PREFIX/src"
+    run install -d -m 755 "$PREFIX/src"
+    run cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/device" "$PREFIX/src/"
+    if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
+        run python3 -m venv --system-site-packages "$PREFIX/venv"
+    fi
+    # picamera2's compiled helpers (simplejpeg, ...) are built against Debian's numpy: keep that version
+    # in the venv too, so pip picks an OpenCV that works with it instead of pulling numpy 2 over it.
+    # OpenCV 4.12 and later need numpy 2: with numpy 1 say so up front, or pip downloads and rejects
+    # one OpenCV wheel after another (about 172 MB to keep 29.5 MB).
+    local system_numpy pins=()
+    system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+    if [[ -n "$system_numpy" ]]; then
+        pins+=("numpy==$system_numpy")
+        if ((${system_numpy%%.*} < 2)); then pins+=("opencv-python-headless<4.12"); fi
+    fi
+    run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$PREFIX/src" "${pins[@]}"
+}
+
+if ((PYTHON_ONLY)); then
+    note "Python step only: this checkout's package into $PREFIX/venv"
+    run install -d -m 755 "$PREFIX"
+    python_step
+    note "done: $PREFIX/venv/bin/moodbox"
+    exit 0
+fi
 
 if ((!DRY_RUN)) && ((EUID != 0)); then
     echo "install.sh: run as root (sudo tools/install.sh), or with --dry-run to see what it would do" >&2
@@ -83,16 +118,7 @@ fi
 note "code and model in $PREFIX"
 run install -d -m 755 "$PREFIX" "$PREFIX/models"
 run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" "$PREFIX/models/"
-run rm -rf "$PREFIX/src"
-run install -d -m 755 "$PREFIX/src"
-run cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/device" "$PREFIX/src/"
-if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
-    run python3 -m venv --system-site-packages "$PREFIX/venv"
-fi
-# picamera2's compiled helpers (simplejpeg, ...) are built against Debian's numpy: keep that version
-# in the venv too, so pip picks an OpenCV that works with it instead of pulling numpy 2 over it.
-system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
-run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$PREFIX/src" ${system_numpy:+"numpy==$system_numpy"}
+python_step
 
 note "config $ETC/config.yaml"
 # The config holds mpd.password: root and the service user read it, nobody else. A new file is private
