@@ -26,7 +26,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     for step in (
         f"+ python3 -m venv --system-site-packages {prefix}/venv",
         f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src",  # (+ numpy pin where Debian has one)
-        f"+ install -m 644 {ROOT}/models/emotion.tflite {ROOT}/models/emotion.json {prefix}/models/",
+        f"+ install -m 644 {ROOT}/models/emotion.tflite {ROOT}/models/emotion.json {ROOT}/models/musicnn.tflite "
+        f"{ROOT}/models/musicnn.json {prefix}/models/",
         f"+ write {etc}/config.yaml",
         f"+ write {units}/moodbox.service",
         "+ systemctl daemon-reload",

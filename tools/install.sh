@@ -117,7 +117,8 @@ fi
 
 note "code and model in $PREFIX"
 run install -d -m 755 "$PREFIX" "$PREFIX/models"
-run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" "$PREFIX/models/"
+run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" \
+    "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
 python_step
 
 note "config $ETC/config.yaml"
@@ -158,7 +159,6 @@ run systemctl restart moodbox.service
 
 note "nightly music library scan (moodbox-library.timer)"
 # The music tagger, found by moodbox.musicmood in $PREFIX/models beside the venv.
-run install -m 644 "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
 for name in moodbox-library.service moodbox-library.timer; do
     unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/$name")
     if ((DRY_RUN)); then echo "+ write $UNIT_DIR/$name"; else printf '%s\n' "$unit" > "$UNIT_DIR/$name"; fi
@@ -170,8 +170,9 @@ run systemctl start --no-block moodbox-library.service
 
 note "done"
 cat <<EOF
-moodbox follows the playlists named in $ETC/config.yaml (playlists.<mood>); create them in MPD,
-e.g. with mpc: mpc clear; mpc add happy/; mpc save happy.  Then check everything with:
+moodbox plays, for each mood, a playlist named after it if MPD has one (mpc save happy), else
+the one the nightly library scan writes (moodbox-happy; the first scan has just started:
+systemctl status moodbox-library). Then check everything with:
   sudo -u $SERVICE_USER $PREFIX/venv/bin/moodbox --config $ETC/config.yaml check
 and follow it with: journalctl -u moodbox -f
 EOF
