@@ -88,15 +88,19 @@ class ImageFolderSource:
     live = False
 
     def __init__(self, folder: Path, fps: float = 10.0) -> None:
-        self._paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self._paths:
+        self.folder = folder
+        # Plain name strings, joined to a plain string per frame. A stored Path caches its full
+        # string the first time it is opened (and pathlib interns the name when one is built), so
+        # a listing of Paths grew by ~90 bytes with every frame read: issue 12's 94 B per frame.
+        self._names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._names:
             raise CameraError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}; check the path")
         self.fps = fps
         self._index = 0
 
     def read(self) -> Frame | None:
-        while self._index < len(self._paths):
-            path = self._paths[self._index]
+        while self._index < len(self._names):
+            path = os.path.join(self.folder, self._names[self._index])
             t = self._index / self.fps
             self._index += 1
             image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
@@ -106,7 +110,7 @@ class ImageFolderSource:
         return None
 
     def close(self) -> None:
-        self._index = len(self._paths)
+        self._index = len(self._names)
 
 
 class UsbCamera:
