@@ -165,9 +165,13 @@ def soak_watch(args: argparse.Namespace, spec: str) -> dict:
         raise SystemExit(f"moodbox watch failed with exit code {proc.returncode}")
     last = json.loads(out.strip().splitlines()[-1])
     frames_done, fps = int(last["frames"]), float(last["fps"])
-    first_frame_at = time.perf_counter() - started - float(last["seconds"])  # model loading came before
-    samples = [(round((t - first_frame_at) * fps), rss) for t, rss in timeline if t >= first_frame_at]
-    result = summary(f"moodbox watch {spec}", samples, args.warm_up, float(last["seconds"]), frames_done)
+    seconds = float(last["seconds"])
+    # Model loading came before the frames, exiting after (that moment is in first_frame_at, which is
+    # why the last 2 s are left out: a process tearing down frees memory and would bend the line).
+    first_frame_at = time.perf_counter() - started - seconds
+    in_loop = [(t - first_frame_at, rss) for t, rss in timeline if 0 <= t - first_frame_at <= seconds - 2]
+    samples = [(round(t * fps), rss) for t, rss in in_loop]
+    result = summary(f"moodbox watch {spec}", samples, args.warm_up, seconds, frames_done)
     result["frames_estimated"] = True
     return result
 
