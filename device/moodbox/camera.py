@@ -119,15 +119,18 @@ class ImageFolderSource:
 
     def __init__(self, folder: Path, fps: float = 10.0) -> None:
         self.folder = folder
-        self._paths = self._listing()
-        if not self._paths:
+        # Plain name strings, joined to a plain string per frame. A stored Path caches its full
+        # string the first time it is opened (and pathlib interns the name when one is built), so
+        # a listing of Paths grew by ~90 bytes with every frame read: issue 12's 94 B per frame.
+        self._names = self._listing()
+        if not self._names:
             raise CameraError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}; check the path")
         self.fps = fps
         self._index = 0
 
-    def _listing(self) -> list[Path]:
+    def _listing(self) -> list[str]:
         try:
-            return sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            return sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         except OSError as e:
             raise CameraError(
                 f"image folder {self.folder} is gone or unreadable ({e.strerror}); check camera.source "
@@ -135,8 +138,8 @@ class ImageFolderSource:
             ) from None
 
     def read(self) -> Frame | None:
-        while self._index < len(self._paths):
-            path = self._paths[self._index]
+        while self._index < len(self._names):
+            path = os.path.join(self.folder, self._names[self._index])
             t = self._index / self.fps
             self._index += 1
             image = self._load(path)
@@ -151,22 +154,22 @@ class ImageFolderSource:
     def _forget_vanished(self) -> None:
         """A file is gone: drop every vanished one, or fail like a lost camera if nothing is left."""
         present = set(self._listing())
-        left = [p for p in self._paths[self._index :] if p in present]
-        gone = len(self._paths) - self._index - len(left) + 1
+        left = [name for name in self._names[self._index :] if name in present]
+        gone = len(self._names) - self._index - len(left) + 1
         if not left:
             raise CameraError(
                 f"the images in folder {self.folder} vanished while being read; put them back or check camera.source"
             )
         log.warning("%d image(s) vanished from %s; going on with the %d left", gone, self.folder, len(left))
-        self._paths = self._paths[: self._index] + left
+        self._names = self._names[: self._index] + left
 
-    def _load(self, path: Path) -> np.ndarray | str:
+    def _load(self, path: str) -> np.ndarray | str:
         """The decoded image, or why it cannot be a frame (_VANISHED when the file is gone)."""
         try:
             # O_NONBLOCK: a FIFO named x.png must not block the frame loop waiting for a writer.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
-            return "a broken link" if path.is_symlink() else _VANISHED
+            return "a broken link" if os.path.islink(path) else _VANISHED
         except OSError as e:
             return f"cannot open it ({e.strerror})"
         try:
@@ -191,7 +194,7 @@ class ImageFolderSource:
         return "not a readable image" if image is None else image
 
     def close(self) -> None:
-        self._index = len(self._paths)
+        self._index = len(self._names)
 
 
 _VANISHED = "vanished"
