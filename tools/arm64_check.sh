@@ -26,11 +26,11 @@ ROOTFS_PACKAGES=(python3 python3-numpy python3-venv python3-pip ca-certificates 
 HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap)
 CORES=(cortex-a72 cortex-a76)
 FULL_SUITE=none
-# The tests that touch what differs on ARM: decoding, OpenCV, the model, the mood engine on clips,
+# The tests that touch what differs on ARM: decoding (video and audio), OpenCV, both models, the mood engine on clips,
 # the command line, config and the installer. The full suite (--full-suite CORE) adds MPD, the
 # service, buttons, systemd and the model's PrivateTest accuracy, and takes hours under emulation.
 SUBSET=(tests/test_emotion.py tests/test_faces.py tests/test_camera.py tests/test_watch.py tests/test_mood.py
-    tests/test_cli.py tests/test_config.py tests/test_install.py)
+    tests/test_cli.py tests/test_config.py tests/test_install.py tests/test_audio.py tests/test_tagger.py)
 KEEP=0
 # The clip both machines watch (tools/make_clip.py IMAGE:SECONDS): four moods and an empty room.
 FACES=tests/fixtures/faces
