@@ -5,5 +5,9 @@ import os
 # OpenCV reads this once, when cv2 is first imported (here, before any moodbox module imports it): an image
 # file whose header claims more pixels is refused instead of decoded into gigabytes (a 50 MP photo is fine).
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(50_000_000))
+# OpenCV's own lines ("[ WARN:0@0.2] global cap_v4l.cpp ... can't open camera by index") would break the
+# one-line errors and flood the journal while a camera is retried; our own messages say what failed. The
+# variable works on every OpenCV 4.x (cv2.utils.logging is missing from 4.11, the Pi's with Debian's numpy).
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 __version__ = "0.1.0"

@@ -107,9 +107,6 @@ def _setup_logging() -> None:
     fmt = "%(levelname)s %(message)s" if under_journal else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.INFO, format=fmt, datefmt="%H:%M:%S")
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every connect at INFO
-    # OpenCV's own lines ("[ WARN:0@0.2] global cap_v4l.cpp ... can't open camera by index") would break
-    # the one-line errors and flood the journal while a camera is retried; our own messages say what failed.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def build_parser() -> argparse.ArgumentParser:
