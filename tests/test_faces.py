@@ -54,7 +54,7 @@ def test_between_full_scans_only_a_small_region_is_searched():
     assert all(b is not None and near(b, 300, 120, 160) for b in boxes)
     full, *tracked = detector.searched
     assert full == (240, 320)  # the downscaled full frame
-    assert tracked == [(96, 96)] * 5  # twice the face, scaled so the face is 48 px wide (the model input)
+    assert tracked == [(128, 128)] * 5  # twice the face, scaled so the face is 64 px wide
 
 
 def test_a_lost_face_triggers_a_full_scan_at_once():

@@ -116,7 +116,7 @@ class FaceTracker:
         scan_width: int = 320,
         min_face: float = 0.12,
         full_scan_every: int = 10,
-        track_face_px: int = 48,  # face width in the region searched between full scans: the model input size
+        track_face_px: int = 64,
     ) -> None:
         self.detector, self.policy = detector, policy
         self.scan_width, self.min_face = scan_width, min_face
