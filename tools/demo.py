@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import cv2
+import mpd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -28,17 +29,21 @@ SCRIPT = (("neutral", "fer2013_row34903.png"), ("happy", "fer2013_row35200.png")
 
 
 def watch_mpd(sandbox: MpdSandbox, stop: threading.Event, played: list[str]) -> None:
-    """Print each song MPD starts, as a listener would hear it."""
-    client = sandbox.client()
-    last = None
+    """Print each song MPD starts, as a listener would hear it (a dropped connection is made again)."""
+    client, last = None, None
     while not stop.is_set():
-        song = client.currentsong().get("file") if client.status().get("state") == "play" else None
+        try:
+            client = client or sandbox.client()
+            song = client.currentsong().get("file") if client.status().get("state") == "play" else None
+        except (mpd.MPDError, OSError):  # MPD busy past the client's timeout on a loaded machine
+            client, song = None, None
         if song and song != last:
             print(f"{time.strftime('%H:%M:%S')} ♪  MPD plays {song}", flush=True)
             played.append(song.split("/")[0])
             last = song
         stop.wait(0.2)
-    client.disconnect()
+    if client is not None:
+        client.disconnect()
 
 
 def main() -> int:

@@ -158,7 +158,8 @@ class Service:
                 if self.locked:
                     log.info("mood %s (%.2f) - locked, music unchanged", d.mood, d.confidence)
                 else:
-                    log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, self.cfg.playlist_for().get(d.mood))
+                    names = " or ".join(self.cfg.playlist_for().get(d.mood, ())) or "none"
+                    log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
                     self.player.follow(d.mood)
             if not self.ready:
                 self.ready = True
