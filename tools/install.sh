@@ -24,7 +24,7 @@ APT_PACKAGES=(mpd python3-venv python3-pip python3-picamera2 python3-lgpio)
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     echo "options: --dry-run  --prefix DIR (default $PREFIX)  --etc DIR (default $ETC)  --unit-dir DIR"
-    echo "  --python-only: only the Python step (code copy, venv, pip) into PREFIX: no apt, user, config"
+    echo "  --python-only: only the Python step (models, code copy, venv, pip) into PREFIX: no apt, user, config"
     echo "    or unit, and no root needed for a PREFIX you can write to (the arm64 check uses it)"
 }
 
@@ -51,9 +51,12 @@ run() {
 
 note() { echo "== $*"; }
 
-# The Python step: this checkout's package into a venv under PREFIX that also sees the system's
-# packages (picamera2 comes from apt).
+# The Python step: the models and this checkout's package into a venv under PREFIX that also sees
+# the system's packages (picamera2 comes from apt). moodbox finds its models in PREFIX/models.
 python_step() {
+    run install -d -m 755 "$PREFIX" "$PREFIX/models"
+    run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" \
+        "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
     run rm -rf "$PREFIX/src"
     run install -d -m 755 "$PREFIX/src"
     run cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/device" "$PREFIX/src/"
@@ -74,8 +77,7 @@ python_step() {
 }
 
 if ((PYTHON_ONLY)); then
-    note "Python step only: this checkout's package into $PREFIX/venv"
-    run install -d -m 755 "$PREFIX"
+    note "Python step only: the models and this checkout's package into $PREFIX"
     python_step
     note "done: $PREFIX/venv/bin/moodbox"
     exit 0
@@ -115,10 +117,7 @@ else
         --user-group --groups video,gpio "$SERVICE_USER"
 fi
 
-note "code and model in $PREFIX"
-run install -d -m 755 "$PREFIX" "$PREFIX/models"
-run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" \
-    "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
+note "code and models in $PREFIX"
 python_step
 
 note "config $ETC/config.yaml"
