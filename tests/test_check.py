@@ -95,19 +95,8 @@ def test_a_model_file_that_is_not_a_yunet_is_one_line_in_classify(tmp_path):
 MOODS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def edit_playlists(server, rename=None, remove=()):
-    c = server.client()
-    try:
-        for old, new in (rename or {}).items():
-            c.rename(old, new)
-        for name in remove:
-            c.rm(name)
-    finally:
-        c.disconnect()
-
-
 def test_the_default_config_names_the_playlist_each_mood_plays(tmp_path, mpd_server):
-    edit_playlists(mpd_server, rename={"happy": "moodbox-happy", "sad": "moodbox-sad"})
+    mpd_server.edit_playlists(rename={"happy": "moodbox-happy", "sad": "moodbox-sad"})
     result = check(
         f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n", tmp_path
     )
@@ -118,7 +107,7 @@ def test_the_default_config_names_the_playlist_each_mood_plays(tmp_path, mpd_ser
 
 
 def test_moods_without_any_playlist_fail_with_the_fix(tmp_path, mpd_server):
-    edit_playlists(mpd_server, remove=MOODS)  # a new user: no hand-made playlists, no scan yet
+    mpd_server.edit_playlists(remove=MOODS)  # a new user: no hand-made playlists, no scan yet
     result = check(
         f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
         "playlists:\n  sad: blues\n",

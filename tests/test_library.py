@@ -301,12 +301,7 @@ def test_playlists_are_written_to_mpd_read_back_and_name_only_files_mpd_knows(tm
             f"playlists:\n  happy: auto\n  sad: auto\n"
             f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'cache.sqlite'}\n  playlist_size: 3\n"
         )
-        client = server.client()
-        try:
-            for mood in ("happy", "sad"):  # no hand-made playlist: auto looks for the written one
-                client.rm(mood)
-        finally:
-            client.disconnect()
+        server.edit_playlists(remove=("happy", "sad"))  # no hand-made playlist: auto looks for the written one
         before = moodbox("--config", str(cfg), "check")
         assert "no playlist in MPD for happy, sad (happy looks for happy, moodbox-happy)" in before.stdout
         assert "moodbox library playlists" in before.stdout

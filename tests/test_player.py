@@ -431,18 +431,6 @@ def default_player(server, policy="match", clock=time.monotonic) -> Player:
     return Player(MpdSettings(host="127.0.0.1", port=server.port, transition="now"), cfg.playlist_for(), clock, seed=1)
 
 
-def edit_playlists(server, rename=None, remove=()) -> None:
-    """What a person (mpc) or `moodbox library playlists` does to MPD's stored playlists, through MPD."""
-    c = server.client()
-    try:
-        for old, new in (rename or {}).items():
-            c.rename(old, new)
-        for name in remove:
-            c.rm(name)
-    finally:
-        c.disconnect()
-
-
 def test_the_default_plays_the_moods_own_playlists(mpd_server):
     player = default_player(mpd_server)
     player.follow("happy")
@@ -451,7 +439,7 @@ def test_the_default_plays_the_moods_own_playlists(mpd_server):
 
 
 def test_the_default_plays_the_librarys_playlists_when_there_are_no_hand_made_ones(mpd_server):
-    edit_playlists(mpd_server, rename={m: f"moodbox-{m}" for m in ("happy", "sad")})
+    mpd_server.edit_playlists(rename={m: f"moodbox-{m}" for m in ("happy", "sad")})
     player = default_player(mpd_server)
     player.follow("happy")
     assert playing(mpd_server).startswith("happy/") and player.playlist == "moodbox-happy"
@@ -464,7 +452,7 @@ def test_a_hand_made_playlist_beats_the_librarys_and_the_choice_is_made_at_each_
     player = default_player(mpd_server)
     player.follow("happy")
     assert playing(mpd_server).startswith("happy/") and player.playlist == "happy"
-    edit_playlists(mpd_server, remove=["happy"])  # the person deletes theirs while moodbox runs
+    mpd_server.edit_playlists(remove=["happy"])  # the person deletes theirs while moodbox runs
     player.follow("neutral")
     player.follow("happy")
     assert playing(mpd_server).startswith("surprise/") and player.playlist == "moodbox-happy"
@@ -477,17 +465,17 @@ def test_uplift_auto_plays_the_hand_made_default_then_the_librarys_uplift_then_t
     player.follow("sad")
     assert playing(mpd_server).startswith("happy/") and player.playlist == "happy"
     mpd_server.write_playlist("moodbox-angry-uplift", ["surprise/surprise-1.wav"])
-    edit_playlists(mpd_server, remove=["neutral"])
+    mpd_server.edit_playlists(remove=["neutral"])
     player.follow("angry")
     assert playing(mpd_server).startswith("surprise/") and player.playlist == "moodbox-angry-uplift"
-    edit_playlists(mpd_server, remove=["moodbox-angry-uplift"])
+    mpd_server.edit_playlists(remove=["moodbox-angry-uplift"])
     player.follow("sad")
     player.follow("angry")
     assert playing(mpd_server).startswith("angry/") and player.playlist == "angry"
 
 
 def test_a_mood_without_any_playlist_is_said_once_and_the_music_plays_on(mpd_server, caplog):
-    edit_playlists(mpd_server, remove=["happy"])
+    mpd_server.edit_playlists(remove=["happy"])
     player = default_player(mpd_server)
     player.follow("neutral")
     before = queue(mpd_server)
@@ -509,7 +497,7 @@ def test_a_mood_without_any_playlist_is_said_once_and_the_music_plays_on(mpd_ser
 def test_check_says_which_playlist_each_mood_would_play(mpd_server):
     from moodbox.player import PlaylistChoice, candidates
 
-    edit_playlists(mpd_server, rename={"sad": "moodbox-sad"}, remove=["happy"])
+    mpd_server.edit_playlists(rename={"sad": "moodbox-sad"}, remove=["happy"])
     mpd_server.write_playlist("moodbox-fear", [])
     player = Player(
         MpdSettings(host="127.0.0.1", port=mpd_server.port),
@@ -533,7 +521,7 @@ def test_check_says_which_playlist_each_mood_would_play(mpd_server):
 
 def test_a_mood_without_a_playlist_plays_once_the_first_scan_writes_one(mpd_server):
     clock = [0.0]
-    edit_playlists(mpd_server, remove=["happy"])
+    mpd_server.edit_playlists(remove=["happy"])
     player = default_player(mpd_server, clock=lambda: clock[0])
     player.follow("neutral")
     player.follow("happy")  # none yet: the music stays

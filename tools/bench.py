@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -113,13 +114,18 @@ def peak_rss_of_watch(clip: Path, config: Path | None) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def bench_pipeline(args: argparse.Namespace) -> dict:
+def on_one_core(bench: Callable[[argparse.Namespace], dict], args: argparse.Namespace) -> dict:
+    """Run `bench` pinned to one core, as moodbox runs on a busy Pi and as the nightly scan runs."""
     cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(cores)})  # one core, as on a busy Pi
+    os.sched_setaffinity(0, {min(cores)})
     try:
-        return _bench_pipeline_on_one_core(args)
+        return bench(args)
     finally:
         os.sched_setaffinity(0, cores)
+
+
+def bench_pipeline(args: argparse.Namespace) -> dict:
+    return on_one_core(_bench_pipeline_on_one_core, args)
 
 
 def _bench_pipeline_on_one_core(args: argparse.Namespace) -> dict:
@@ -190,12 +196,7 @@ def default_tracks(folder: Path) -> list[Path]:
 
 
 def bench_music(args: argparse.Namespace) -> dict:
-    cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(cores)})  # one core, as the nightly scan runs
-    try:
-        return _bench_music_on_one_core(args)
-    finally:
-        os.sched_setaffinity(0, cores)
+    return on_one_core(_bench_music_on_one_core, args)
 
 
 def _bench_music_on_one_core(args: argparse.Namespace) -> dict:

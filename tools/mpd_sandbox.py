@@ -142,6 +142,17 @@ class MpdSandbox:
         (self.root / "music" / song).unlink()
         self.update()
 
+    def edit_playlists(self, rename: dict[str, str] | None = None, remove: tuple[str, ...] | list[str] = ()) -> None:
+        """What a person (mpc) or `moodbox library playlists` does to MPD's stored playlists, through MPD."""
+        c = self.client()
+        try:
+            for old, new in (rename or {}).items():
+                c.rename(old, new)
+            for name in remove:
+                c.rm(name)
+        finally:
+            c.disconnect()
+
     def client(self):
         import mpd
 
