@@ -151,7 +151,6 @@ def connect(settings: MpdSettings) -> mpd.MPDClient:
     """A client for `settings` (host or unix socket, password); PlayerError with the fix if that fails."""
     client = mpd.MPDClient()
     client.timeout = settings.timeout
-    where = settings.host if settings.host.startswith("/") else f"{settings.host}:{settings.port}"
     try:
         if settings.host.startswith("/"):
             client.connect(settings.host)
@@ -165,7 +164,7 @@ def connect(settings: MpdSettings) -> mpd.MPDClient:
     except CONNECTION_ERRORS as e:
         _close(client)
         raise PlayerError(
-            f"MPD at {where} is unreachable ({e or type(e).__name__}); start it (sudo systemctl start mpd) "
+            f"MPD at {settings.address} is unreachable ({e or type(e).__name__}); start it (sudo systemctl start mpd) "
             "or fix mpd.host/mpd.port"
         ) from None
     return client

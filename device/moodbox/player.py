@@ -154,6 +154,11 @@ class MpdSettings:
     yield_for: float = field(default=600.0, metadata={"min": 0, "max": 86400})  # seconds to back off from a person
     timeout: float = field(default=5.0, metadata={"min": 0.5, "max": 60})
 
+    @property
+    def address(self) -> str:
+        """Where MPD is, as log lines and fixes name it: host:port, or the socket's path."""
+        return self.host if self.host.startswith("/") else f"{self.host}:{self.port}"
+
 
 class Player:
     """Plays the playlist of the current mood on MPD, surviving MPD restarts and dropped sockets."""
@@ -207,8 +212,7 @@ class Player:
 
     @property
     def address(self) -> str:
-        s = self.settings
-        return s.host if s.host.startswith("/") else f"{s.host}:{s.port}"
+        return self.settings.address
 
     def connect(self) -> bool:
         """Connect now: True on success, False if MPD cannot be reached (retried with backoff later).

@@ -160,7 +160,7 @@ class PlayerWorker:
 
     def _publish(self) -> None:
         p = self._player
-        refusal: PlayerError | None = getattr(p, "problem", None)  # what the player keeps while MPD refuses us
+        refusal = p.problem  # what the player keeps while MPD refuses us
         if refusal is not None and is_fatal(refusal):
             self._fatal = refusal
         self.state = PlayerState(
@@ -182,7 +182,7 @@ class PlayerWorker:
             if mood and playlists.get(mood) != before:
                 old.follow(mood)
             return
-        log.info("MPD settings changed: connecting to %s", _address(settings))
+        log.info("MPD settings changed: connecting to %s", settings.address)
         new = self._make_player(settings, playlists)
         new.playlist = old.playlist if playlists.get(mood or "") == before else None  # same music: left playing
         self._player, self._problem, self._hold_until = new, "", 0.0
@@ -193,7 +193,3 @@ class PlayerWorker:
 
 def _connection(s: MpdSettings) -> tuple[str, int, str, float]:
     return (s.host, s.port, s.password, s.timeout)
-
-
-def _address(s: MpdSettings) -> str:
-    return s.host if s.host.startswith("/") else f"{s.host}:{s.port}"
