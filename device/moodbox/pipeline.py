@@ -46,6 +46,8 @@ def build_tracker(cfg: Config) -> FaceTracker:
         scan_width=d.scan_width,
         min_face=d.min_face,
         full_scan_every=d.full_scan_every,
+        locate_every=d.locate_every,
+        absent_scan_every=d.absent_scan_every,
     )
 
 
