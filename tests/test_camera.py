@@ -98,6 +98,39 @@ def test_video_file_frames_carry_media_time(tmp_path):
     assert times == pytest.approx([i / 15 for i in range(15)])
 
 
+def test_a_motion_jpeg_clip_is_decoded_by_libjpeg_straight_to_grey(tmp_path):
+    """Each packet of our clips is a JPEG: decoded to grey alone, matching FFmpeg's colour decode made grey."""
+    clip = make_clip(tmp_path / "c.avi", [(FACE, 1)], fps=15)
+    source = VideoFileSource(clip)
+    got = list(frames(source))
+    assert source.jpeg and len(got) == 15
+    assert all(f.image.shape == (480, 640) and f.image.dtype == np.uint8 for f in got)
+    ffmpeg = cv2.VideoCapture(str(clip))
+    for frame in got:
+        ok, bgr = ffmpeg.read()
+        assert ok
+        difference = cv2.absdiff(frame.image, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+        assert difference.max() <= 3 and difference.mean() < 1.5  # both round YCbCr differently; nothing more
+    assert not ffmpeg.read()[0]
+
+
+@pytest.mark.parametrize(("fourcc", "suffix"), [("mp4v", ".mp4"), ("FFV1", ".avi")])
+def test_a_clip_of_another_codec_is_decoded_by_ffmpeg_as_before(tmp_path, fourcc, suffix):
+    clip = tmp_path / f"c{suffix}"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*fourcc), 15, (640, 480))
+    assert writer.isOpened(), fourcc
+    scene = cv2.cvtColor(cv2.resize(FACE, (640, 480)), cv2.COLOR_GRAY2BGR)
+    for _ in range(15):
+        writer.write(scene)
+    writer.release()
+    source = VideoFileSource(clip)
+    got = list(frames(source))
+    assert not source.jpeg and source.fps == 15
+    assert [f.t for f in got] == pytest.approx([i / 15 for i in range(15)])
+    assert all(f.image.shape == (480, 640, 3) for f in got)
+    assert cv2.absdiff(got[7].image, scene).mean() < 3
+
+
 def test_image_folder_skips_unreadable_files(tmp_path):
     for name in ("a.png", "c.png"):
         cv2.imwrite(str(tmp_path / name), FACE)

@@ -158,3 +158,59 @@ def test_a_cut_video_is_one_line(tmp_path, suffix, keep):
     one_line_error(result, "cannot decode video", str(cut))
     with pytest.raises(CameraError):
         VideoFileSource(cut)
+
+
+def avi_video_chunks(data):
+    """(index entry offset, chunk offset, size) of each video chunk of an AVI, from its idx1 index."""
+    index = data.rfind(b"idx1")
+    count = struct.unpack_from("<I", data, index + 4)[0] // 16
+    movi = data.find(b"movi")  # idx1 offsets count from the 'movi' fourcc
+    chunks = []
+    for entry in range(index + 8, index + 8 + 16 * count, 16):
+        _, _, offset, size = struct.unpack_from("<4sIII", data, entry)
+        chunks.append((entry, movi + offset, size))
+    return chunks
+
+
+def damage_frames(clip, out, garbled=(), unreadable=(), empty=()):
+    """A copy of an MJPEG .avi with frames damaged in place: entropy data garbled (libjpeg decodes what it can
+    and complains), the JPEG start marker gone (nothing to decode), or an AVI zero-length "repeat" chunk."""
+    data = bytearray(clip.read_bytes())
+    chunks = avi_video_chunks(bytes(data))
+    for k in garbled:
+        _, at, size = chunks[k]
+        data[at + 8 + size // 2 : at + 8 + size // 2 + 200] = b"\x55" * 200
+    for k in unreadable:
+        _, at, _ = chunks[k]
+        assert data[at + 8 : at + 10] == b"\xff\xd8"
+        data[at + 8 : at + 10] = b"\0\0"
+    for k in empty:  # the chunk shrinks to nothing; a JUNK chunk fills its old room, the index says size 0
+        entry, at, size = chunks[k]
+        data[at + 4 : at + 8] = struct.pack("<I", 0)
+        data[at + 8 : at + 16] = b"JUNK" + struct.pack("<I", size + size % 2 - 8)
+        struct.pack_into("<I", data, entry + 12, 0)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_damaged_frames_mid_clip_are_skipped_with_one_warning_and_no_libjpeg_noise(tmp_path, caplog, capfd):
+    clip = tmp_path / "clip.avi"
+    make_clip(clip)  # 15 frames a second, 1 s
+    damaged = damage_frames(clip, tmp_path / "damaged.avi", garbled=[3], unreadable=[5, 9], empty=[12])
+    source = VideoFileSource(damaged)
+    with caplog.at_level(logging.WARNING, logger="moodbox.camera"):
+        got = list(frames(source))
+    assert source.jpeg and source.damaged == 2
+    # the garbled frame is what libjpeg could make of it; the empty chunk is dropped by FFmpeg's AVI reader
+    assert [round(f.t * 15) for f in got] == [0, 1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13]
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "damaged.avi: the frame at 0.33 s is damaged" in warning
+    assert capfd.readouterr().err == ""  # libjpeg's "Corrupt JPEG data: ..." lines are not let through
+
+    result = subprocess.run(
+        [sys.executable, "-m", "moodbox", "watch", str(damaged)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"frames": 12' in result.stdout.splitlines()[-1]
+    (line,) = result.stderr.splitlines()
+    assert "the frame at 0.33 s is damaged" in line

@@ -5,6 +5,7 @@ import pytest
 from make_clip import make_clip
 
 from conftest import FACES
+from moodbox import camera
 from moodbox.camera import ImageFolderSource, VideoFileSource
 from moodbox.rate import AnalysisRate, Sampler
 
@@ -71,7 +72,25 @@ def test_sampler_takes_a_clip_at_the_rate_by_media_time(tmp_path):
     assert [f.t for f in got] == pytest.approx(
         [i / 15 for i in (0, 2, 4, 6, 8, 10, 12, 14, 15, 17, 19, 21, 23, 25, 27, 29)]
     )
-    assert got[0].image.shape == (480, 640, 3)
+    assert got[0].image.shape == (480, 640)  # a Motion-JPEG clip is decoded straight to grey
+
+
+def test_sampler_decodes_only_the_frames_it_analyses(tmp_path, monkeypatch):
+    """A skipped frame of a Motion-JPEG clip is read as a packet and never decoded: 8 decodes a second, not 15."""
+    decoded, decode_grey = [], camera.decode_grey
+
+    def counting(packet):
+        decoded.append(packet.size)
+        return decode_grey(packet)
+
+    monkeypatch.setattr(camera, "decode_grey", counting)
+    clip = make_clip(tmp_path / "c.avi", [(FACE, 2)], fps=15)
+    sampler = Sampler(VideoFileSource(clip), AnalysisRate(8), wait=lambda s: None)
+    got = []
+    while (frame := sampler.next()) is not None:
+        got.append(frame)
+    assert len(got) == 16 and len(decoded) == 16
+    assert all(f.image.ndim == 2 for f in got)
 
 
 def test_sampler_skips_frames_of_a_folder_without_grab(tmp_path):

@@ -332,11 +332,16 @@ def stage_costs(clip: Path, analyse_fps: float) -> dict:
         for name, seconds in vision.step(frame).seconds.items():
             stages[name].append(seconds)
     source.close()
+    if source.jpeg:
+        meaning = "Motion-JPEG: grab reads a packet, retrieve decodes it to grey (libjpeg, luma only)"
+    else:
+        meaning = "FFmpeg: grab decodes the frame, retrieve converts it to BGR"
     seconds = last_t + 1 / source.fps
     per_second = {name: sum(values) / seconds * 1e3 for name, values in stages.items()}
     per_second["grab (skipped frames)"] = sum(skipped) / seconds * 1e3
     return {
         "video_seconds": round(seconds, 2),
+        "grab_and_retrieve": meaning,
         "frames_analysed": len(stages["grab"]),
         "frames_skipped": len(skipped),
         "per_analysed_frame": {name: summarise(values) for name, values in stages.items()},
@@ -370,6 +375,7 @@ def bench_run(args: argparse.Namespace) -> dict:
         f"per stage at analyse_fps {default:g}: {costs['frames_analysed']} frames analysed, "
         f"{costs['frames_skipped']} skipped in {costs['video_seconds']} s of video"
     )
+    print(f"  ({costs['grab_and_retrieve']})")
     print(f"  {'stage':22s} {'median ms':>10s} {'p95 ms':>8s} {'ms per video s':>15s}")
     for name, ms in costs["ms_per_video_second"].items():
         f = costs["per_analysed_frame"].get(name) or costs["grab_skipped_frame"] or {"median_ms": 0, "p95_ms": 0}

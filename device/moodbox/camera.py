@@ -11,9 +11,10 @@ Live cameras are wrapped in `Reconnecting`: a camera that fails or stops
 delivering is reopened with backoff, and after `give_up_after` seconds without
 a frame it raises one clear `CameraError`. Frames live only in memory.
 
-A frame is BGR, or already grey where the camera hands out a luma plane (the Pi
-camera's YUV420 stream): the vision pipeline needs only grey, so nothing is
-spent on colour that is thrown away.
+A frame is BGR, or already grey where the source hands out luma alone (the Pi
+camera's YUV420 stream; a Motion-JPEG clip, decoded by libjpeg straight to
+grey): the vision pipeline needs only grey, so nothing is spent on colour that
+is thrown away.
 """
 
 from __future__ import annotations
@@ -65,43 +66,123 @@ class FrameSource(Protocol):
 
 
 class VideoFileSource:
-    """A video file decoded by OpenCV; frame times come from the file, not the wall clock."""
+    """A video file; frame times come from the file (`index / fps`), not the wall clock.
+
+    A Motion-JPEG clip (every packet one JPEG: our clips, and what USB webcams
+    record) is read packet by packet without FFmpeg decoding it: `grab` only
+    reads the next packet, `retrieve` decodes the one held straight to grey
+    (libjpeg then decodes the luma alone). A frame the rate skips is never
+    decoded, and no colour is made only to be thrown away. A packet too damaged
+    to decode is skipped, with one warning per clip. Any other codec goes
+    through FFmpeg as BGR frames.
+    """
 
     live = False
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise CameraError(f"video file not found: {path}; check camera.source or the path given")
+        self.path = path
+        self.damaged = 0  # JPEG packets skipped because they could not be decoded
+        self._first: np.ndarray | None = None  # the first frame, decoded at opening to tell a JPEG clip
         with native_stderr_silenced():  # OpenCV's AVI parser prints "Unexpected element" for a cut file
-            self._cap = cv2.VideoCapture(str(path))
+            opened = _jpeg_packets(path)
+            self._cap, self._first = opened if opened else (cv2.VideoCapture(str(path)), None)
         if not self._cap.isOpened():
             raise CameraError(f"cannot decode video {path}; use a file OpenCV/ffmpeg can read (mp4, avi, mkv)")
+        self.jpeg = opened is not None  # frames are grey, decoded only when retrieved
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
         self._index = 0
 
     def read(self) -> Frame | None:
-        ok, image = self._cap.read()
-        if not ok:
-            return None
-        t = self._index / self.fps
-        self._index += 1
-        return Frame(image, t)
+        while (t := self.grab()) is not None:
+            if (frame := self.retrieve(t)) is not None:
+                return frame
+        return None
 
     def close(self) -> None:
         self._cap.release()
+        self._first = None
 
     def grab(self) -> float | None:
-        """Move on one frame without converting it (a frame that will not be analysed): its time, None at the end."""
-        if not self._cap.grab():
-            return None
+        """Move on one frame without decoding it (Motion-JPEG) or converting it: its time, None at the end."""
+        if self._index > 0 or self._first is None:  # else the packet read at opening is the one held
+            self._first = None
+            if not self._cap.grab():
+                return None
         t = self._index / self.fps
         self._index += 1
         return t
 
     def retrieve(self, t: float) -> Frame | None:
-        """The frame just grabbed, at time `t` (what `grab` returned)."""
-        ok, image = self._cap.retrieve()
-        return Frame(image, t) if ok else None
+        """The frame just grabbed, at time `t` (what `grab` returned); None if it cannot be decoded."""
+        if not self.jpeg:
+            ok, image = self._cap.retrieve()
+            return Frame(image, t) if ok else None
+        grey: np.ndarray | None = self._first
+        if grey is not None:
+            self._first = None
+        else:
+            ok, packet = self._cap.retrieve()
+            grey = decode_grey(packet) if ok else None
+        if grey is None:
+            self._skip_damaged(t)
+            return None
+        return Frame(grey, t)
+
+    def _skip_damaged(self, t: float) -> None:
+        self.damaged += 1
+        if self.damaged == 1:
+            log.warning(
+                "%s: the frame at %.2f s is damaged (a JPEG that cannot be decoded); skipping it and any other "
+                "damaged frame of this clip",
+                self.path,
+                t,
+            )
+
+
+JPEG_START = b"\xff\xd8\xff"  # start-of-image marker, then the first segment's marker
+DECODE_GREY = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION  # as FFmpeg: a video frame's EXIF tag is not applied
+
+
+def decode_grey(packet: np.ndarray) -> np.ndarray | None:
+    """A JPEG packet as a grey image (libjpeg decodes only its luma), or None if it is damaged beyond decoding.
+
+    libjpeg prints "Corrupt JPEG data: ..." itself for a damaged one, and still
+    returns what it could decode (as FFmpeg's decoder conceals damage); muted
+    for the length of the decode, so anything else written to stderr in that
+    half millisecond is lost too.
+    """
+    if packet.size == 0:
+        return None
+    with native_stderr_silenced():
+        try:
+            return cv2.imdecode(packet.reshape(-1), DECODE_GREY)
+        except cv2.error:
+            return None
+
+
+def _jpeg_packets(path: Path) -> tuple[cv2.VideoCapture, np.ndarray] | None:
+    """The video opened for its raw packets and its first frame decoded, if that packet is a whole JPEG frame.
+
+    OpenCV's raw mode (CAP_PROP_FORMAT -1) hands out each packet as read from
+    the container. Any other codec (H.264, MPEG-4, ...), a JPEG that is only a
+    field of an interlaced frame, or an OpenCV without FFmpeg: None, and the file
+    is opened the usual way.
+    """
+    try:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
+    except cv2.error:
+        return None
+    if cap.isOpened():
+        ok, packet = cap.read()
+        if ok and packet is not None and packet.reshape(-1)[:3].tobytes() == JPEG_START:
+            grey = decode_grey(packet)
+            size = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+            if grey is not None and grey.shape == size:
+                return cap, grey
+    cap.release()
+    return None
 
 
 class ImageFolderSource:

@@ -53,7 +53,8 @@ class AnalysisRate:
 
 @runtime_checkable
 class Grabbing(Protocol):
-    """A file source that can move past a frame without converting it (VideoFileSource)."""
+    """A file source that can move past a frame without decoding it (VideoFileSource: a Motion-JPEG clip's
+    skipped packets are only read) and decode the frame it holds once that frame is due."""
 
     def grab(self) -> float | None: ...
 
@@ -66,8 +67,9 @@ class Sampler:
     * a live source (a `LatestFrame`): wait until the next grid point on the
       clock, then ask for the camera's next frame; None when none came in time.
     * a file: frames between grid points of its media time are skipped (grabbed
-      without conversion where the source can), the one taken is held back to
-      its time by `Pacer`; None and `ended` at its end.
+      without decoding where the source can), the one taken is decoded and held
+      back to its time by `Pacer`; a frame too damaged to decode is passed over;
+      None and `ended` at its end.
     """
 
     def __init__(
