@@ -150,8 +150,9 @@ def decode_grey(packet: np.ndarray) -> np.ndarray | None:
 
     libjpeg prints "Corrupt JPEG data: ..." itself for a damaged one, and still
     returns what it could decode (as FFmpeg's decoder conceals damage); muted
-    for the length of the decode, so anything else written to stderr in that
-    half millisecond is lost too.
+    for the length of the decode. Python's own lines from other threads are not
+    lost meanwhile: the CLI writes them to their own copy of the descriptor
+    (`native.python_stderr_apart`).
     """
     if packet.size == 0:
         return None

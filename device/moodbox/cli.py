@@ -26,6 +26,7 @@ from moodbox.emotion import EmotionClassifier, ModelError
 from moodbox.faces import Box, DetectorError, crop_square
 from moodbox.library import playlists_command as library_playlists
 from moodbox.library import scan_command as library_scan
+from moodbox.native import python_stderr_apart
 from moodbox.pipeline import Vision, build_tracker
 from moodbox.player import PlayerError
 
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    python_stderr_apart()
     _setup_logging()
     try:
         cfg = config.load(args.config)
