@@ -92,7 +92,7 @@ class DetectorConfig:
     policy: Literal["largest", "centre"] = "largest"
     scan_width: int = field(default=320, metadata=_range(120, 1920))
     min_face: float = field(default=0.12, metadata=_range(0.02, 1.0))
-    full_scan_every: int = field(default=10, metadata=_range(1, 1000))
+    full_scan_every: int = field(default=20, metadata=_range(1, 1000))
     locate_every: int = field(default=2, metadata=_range(1, 100))
     absent_scan_every: int = field(default=4, metadata=_range(1, 100))
     crop_margin: float = field(default=0.02, metadata=_range(0.0, 1.0))

@@ -131,7 +131,7 @@ class FaceTracker:
         policy: Policy = "largest",
         scan_width: int = 320,
         min_face: float = 0.12,
-        full_scan_every: int = 10,
+        full_scan_every: int = 20,
         locate_every: int = 2,
         absent_scan_every: int = 4,
         track_face_px: int = 64,

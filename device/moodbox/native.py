@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import sys
@@ -22,12 +23,17 @@ def native_stderr_silenced() -> Iterator[None]:
     """
     saved = os.dup(2)
     try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
+        os.dup2(_devnull(), 2)
         yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@functools.cache
+def _devnull() -> int:
+    """/dev/null, opened once: a Motion-JPEG clip is muted around every decode, 8 times a second."""
+    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
 
 
 def python_stderr_apart() -> None:

@@ -72,7 +72,7 @@ class PlayerState:
 class PlayerWorker:
     """Runs a `Player` on its own thread; `follow`, `skip` and `reconfigure` return at once."""
 
-    TICK = 0.1  # seconds between polls when no request comes: Player.poll rate-limits itself
+    TICK = 0.25  # seconds between polls when no request comes; Player.poll asks MPD every 0.5 s at most
     RETRY_PROBLEM = 5.0  # seconds before trying again an MPD that refused us
 
     def __init__(
