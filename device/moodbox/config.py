@@ -80,7 +80,7 @@ class CameraConfig:
     source: str = "picamera2"  # picamera2, a V4L2 device index, a video file or a folder of images
     fps: float = field(default=10.0, metadata=_range(0.1, 120))  # frame rate of an image folder
     give_up_after: float = field(default=30.0, metadata=_range(1, 3600))  # seconds without a frame
-    analyse_fps: float = field(default=8.0, metadata=_range(0.5, 60))  # frames analysed a second by `run`
+    analyse_fps: float = field(default=7.5, metadata=_range(0.5, 60))  # frames analysed a second by `run`
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def native_stderr_silenced() -> Iterator[None]:
 
 @functools.cache
 def _devnull() -> int:
-    """/dev/null, opened once: a Motion-JPEG clip is muted around every decode, 8 times a second."""
+    """/dev/null, opened once: a Motion-JPEG clip is muted around every decode, several times a second."""
     return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
 
 
@@ -40,7 +40,7 @@ def python_stderr_apart() -> None:
     """Give Python's stderr (logging, warnings, tracebacks) its own copy of fd 2, so muting never eats a log line.
 
     `native_stderr_silenced` points fd 2 at /dev/null for the length of one
-    native call, and a Motion-JPEG clip is decoded that way 8 times a second:
+    native call, and a Motion-JPEG clip is decoded that way several times a second:
     a line the player's thread logged in that window went to /dev/null with it.
     The copy writes to the same place (the terminal, the journal's stream) and
     is left alone by the muting. Does nothing where sys.stderr is not fd 2
