@@ -127,6 +127,23 @@ def test_an_image_over_the_pixel_limit_is_not_decoded(tmp_path):
     assert "skipping" in warning and "f0-giant.png: too large or damaged to decode" in warning
 
 
+def test_an_image_damaged_mid_file_is_one_warning_without_the_decoders_own_line(tmp_path):
+    """libpng printed "libpng error: IDAT: CRC error" beside our line for a PNG whose data is damaged."""
+    folder = tmp_path / "frames"
+    first, *_ = good_faces(folder, 2)
+    damaged = bytearray(first.read_bytes())
+    start = damaged.index(b"IDAT") + 8
+    damaged[start : start + 16] = bytes(b ^ 0x5A for b in damaged[start : start + 16])
+    (folder / "f0-damaged.png").write_bytes(bytes(damaged))
+    result = subprocess.run(
+        [sys.executable, "-m", "moodbox", "watch", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"frames": 2' in result.stdout.splitlines()[-1]
+    (warning,) = result.stderr.splitlines()
+    assert "skipping" in warning and "f0-damaged.png: not a readable image" in warning
+
+
 def test_watch_survives_a_folder_of_bad_files(tmp_path):
     folder = tmp_path / "frames"
     good = good_faces(folder)

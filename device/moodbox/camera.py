@@ -270,7 +270,8 @@ class ImageFolderSource:
         if data[:8].tobytes() == PNG_SIGNATURE and data[-12:].tobytes() != PNG_END:
             return "a PNG cut short (still being copied?)"  # checked here: libpng would print its own line
         try:
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            with native_stderr_silenced():  # libpng and libjpeg print their own lines about damaged data
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
         except cv2.error:  # e.g. a header claiming more than OPENCV_IO_MAX_IMAGE_PIXELS
             return "too large or damaged to decode"
         return "not a readable image" if image is None else image
