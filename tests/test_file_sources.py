@@ -16,6 +16,13 @@ from conftest import FACES, ROOT, one_line_error
 from moodbox.camera import CameraError, ImageFolderSource, VideoFileSource, frames
 
 
+def watch(source) -> subprocess.CompletedProcess:
+    """`moodbox watch SOURCE` as a user runs it, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "moodbox", "watch", str(source)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
 def png_header_only(path, width, height):
     """A PNG whose header claims width x height, with almost no pixel data behind it."""
 
@@ -118,9 +125,7 @@ def test_an_image_over_the_pixel_limit_is_not_decoded(tmp_path):
     folder = tmp_path / "frames"
     good_faces(folder, 2)
     png_giant(folder / "f0-giant.png", 10_000)
-    result = subprocess.run(
-        [sys.executable, "-m", "moodbox", "watch", str(folder)], capture_output=True, text=True, cwd=ROOT
-    )
+    result = watch(folder)
     assert result.returncode == 0, result.stderr
     assert '"frames": 2' in result.stdout.splitlines()[-1]
     (warning,) = result.stderr.splitlines()
@@ -135,9 +140,7 @@ def test_an_image_damaged_mid_file_is_one_warning_without_the_decoders_own_line(
     start = damaged.index(b"IDAT") + 8
     damaged[start : start + 16] = bytes(b ^ 0x5A for b in damaged[start : start + 16])
     (folder / "f0-damaged.png").write_bytes(bytes(damaged))
-    result = subprocess.run(
-        [sys.executable, "-m", "moodbox", "watch", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    result = watch(folder)
     assert result.returncode == 0, result.stderr
     assert '"frames": 2' in result.stdout.splitlines()[-1]
     (warning,) = result.stderr.splitlines()
@@ -148,9 +151,7 @@ def test_watch_survives_a_folder_of_bad_files(tmp_path):
     folder = tmp_path / "frames"
     good = good_faces(folder)
     bad_files(folder)
-    result = subprocess.run(
-        [sys.executable, "-m", "moodbox", "watch", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    result = watch(folder)
     assert result.returncode == 0, result.stderr
     assert f'"frames": {len(good)}' in result.stdout.splitlines()[-1]
     assert len(result.stderr.splitlines()) == 7 and "Traceback" not in result.stderr
@@ -171,7 +172,7 @@ def test_a_cut_video_is_one_line(tmp_path, suffix, keep):
     make_clip(clip)
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(clip.read_bytes()[:keep])
-    result = subprocess.run([sys.executable, "-m", "moodbox", "watch", str(cut)], capture_output=True, text=True)
+    result = watch(cut)
     one_line_error(result, "cannot decode video", str(cut))
     with pytest.raises(CameraError):
         VideoFileSource(cut)
@@ -224,9 +225,7 @@ def test_damaged_frames_mid_clip_are_skipped_with_one_warning_and_no_libjpeg_noi
     assert "damaged.avi: the frame at 0.33 s is damaged" in warning
     assert capfd.readouterr().err == ""  # libjpeg's "Corrupt JPEG data: ..." lines are not let through
 
-    result = subprocess.run(
-        [sys.executable, "-m", "moodbox", "watch", str(damaged)], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    result = watch(damaged)
     assert result.returncode == 0, result.stderr
     assert '"frames": 12' in result.stdout.splitlines()[-1]
     (line,) = result.stderr.splitlines()

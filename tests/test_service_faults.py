@@ -12,7 +12,6 @@ import pytest
 from make_clip import make_clip
 from test_service import HAPPY, NEUTRAL, grey, start, write_config
 
-import moodbox.player
 from conftest import wait_for
 
 
@@ -206,7 +205,6 @@ def test_mpd_refusing_moodbox_keeps_the_service_up_with_the_fix_in_status(tmp_pa
     assert "Traceback" not in out
 
 
-@pytest.mark.skipif(not hasattr(moodbox.player, "AnotherInstance"), reason="needs the player's AnotherInstance")
 def test_a_second_moodbox_on_the_same_mpd_ends_with_one_line(tmp_path, mpd_server):
     clip = make_clip(tmp_path / "c.avi", [(grey(NEUTRAL), 60)])
     cfg = write_config(tmp_path, mpd_server, clip)
