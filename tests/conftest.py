@@ -24,7 +24,7 @@ def model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def classifier():
-    from moodbox.emotion import EmotionClassifier
+    from moodbox.vision.emotion import EmotionClassifier
 
     return EmotionClassifier(MODEL)
 

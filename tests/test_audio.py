@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from moodbox.audio import AudioError, decode, duration_s
+from moodbox.music.audio import AudioError, decode, duration_s
 
 MUSIC = Path(__file__).parent / "fixtures" / "music"
 

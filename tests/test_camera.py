@@ -10,7 +10,15 @@ import pytest
 from make_clip import make_clip
 
 from conftest import FACES
-from moodbox.camera import CameraError, Frame, ImageFolderSource, Reconnecting, VideoFileSource, frames, open_source
+from moodbox.vision.camera import (
+    CameraError,
+    Frame,
+    ImageFolderSource,
+    Reconnecting,
+    VideoFileSource,
+    frames,
+    open_source,
+)
 
 FACE = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
 
@@ -247,7 +255,7 @@ def picamera2(monkeypatch):
 
 
 def test_the_pi_camera_delivers_the_y_plane_of_its_yuv420_lores_stream_as_the_grey_frame(picamera2):
-    from moodbox.camera import PiCamera
+    from moodbox.vision.camera import PiCamera
 
     camera = PiCamera((640, 480), fps=30)
     stand_in = picamera2.last
@@ -263,22 +271,24 @@ def test_the_pi_camera_delivers_the_y_plane_of_its_yuv420_lores_stream_as_the_gr
 
 
 def test_a_grey_pi_camera_frame_reads_the_face_as_its_bgr_twin_does(picamera2, model_path):
-    from moodbox.camera import PiCamera
-    from moodbox.config import Config, ModelConfig
-    from moodbox.pipeline import Vision
+    from moodbox.vision.camera import PiCamera
+    from moodbox.vision.mood import MoodSettings
+    from moodbox.vision.pipeline import Vision
+    from moodbox.vision.settings import DetectorSettings, ModelSettings
 
     grey_frame = PiCamera((640, 480)).read()
     bgr_frame = Frame(cv2.cvtColor(grey_frame.image, cv2.COLOR_GRAY2BGR), grey_frame.t)
-    vision = Vision.from_config(Config(model=ModelConfig(path=model_path)))
+    settings = (ModelSettings(path=model_path), DetectorSettings(), MoodSettings())
+    vision = Vision.from_settings(*settings)
     grey_step = vision.step(grey_frame)
-    vision.tracker = Vision.from_config(Config(model=ModelConfig(path=model_path))).tracker  # fresh tracking state
+    vision.tracker = Vision.from_settings(*settings).tracker  # fresh tracking state
     bgr_step = vision.step(bgr_frame)
     assert grey_step.box is not None and grey_step.box == bgr_step.box
     assert max(grey_step.probabilities, key=grey_step.probabilities.get) == "happy"
     assert grey_step.probabilities == pytest.approx(bgr_step.probabilities)
 
 
-# ---- a live camera read on its own thread (moodbox.grabber) ----
+# ---- a live camera read on its own thread (moodbox.vision.grabber) ----
 
 
 class PacedCamera:
@@ -302,7 +312,7 @@ class PacedCamera:
 
 
 def test_the_camera_thread_reads_a_fresh_frame_only_when_the_loop_asks():
-    from moodbox.grabber import LatestFrame
+    from moodbox.vision.grabber import LatestFrame
 
     camera = PacedCamera()
     grabber = LatestFrame(camera)
@@ -320,7 +330,7 @@ def test_the_camera_thread_reads_a_fresh_frame_only_when_the_loop_asks():
 
 
 def test_a_silent_camera_does_not_hold_the_reader_and_gives_up_with_its_error():
-    from moodbox.grabber import LatestFrame
+    from moodbox.vision.grabber import LatestFrame
 
     opened = []
 
@@ -342,7 +352,7 @@ def test_a_silent_camera_does_not_hold_the_reader_and_gives_up_with_its_error():
 
 
 def test_closing_cuts_a_reconnect_backoff_short():
-    from moodbox.grabber import LatestFrame
+    from moodbox.vision.grabber import LatestFrame
 
     cam = Reconnecting(lambda: PacedCamera(good=0), "test", give_up_after=3600)
     grabber = LatestFrame(cam, wait=0.01)
@@ -355,7 +365,7 @@ def test_a_camera_outage_is_logged_once_and_its_end_too(caplog):
     clock = FakeClock()
     open_camera, _ = opener(clock, [1, CameraError("busy"), CameraError("busy"), CameraError("busy"), 2])
     cam = Reconnecting(open_camera, "/dev/video0", give_up_after=30, clock=clock, sleep=clock.sleep)
-    with caplog.at_level("INFO", logger="moodbox.camera"):
+    with caplog.at_level("INFO", logger="moodbox.vision.camera"):
         assert all(cam.read() is not None for _ in range(3))
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["camera /dev/video0 failed (no frame); retrying", "camera /dev/video0 failed (busy); retrying"]
@@ -363,7 +373,7 @@ def test_a_camera_outage_is_logged_once_and_its_end_too(caplog):
 
 
 def test_a_missing_usb_camera_is_named_without_asking_opencv():
-    from moodbox.camera import UsbCamera
+    from moodbox.vision.camera import UsbCamera
 
     with pytest.raises(CameraError, match=r"/dev/video77 does not exist"):
         UsbCamera(77)

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from moodbox import config
-from moodbox.mood_playlists import MOODS
+from moodbox.base import shipped as shipped_models
+from moodbox.base.moods import MOODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -252,8 +253,8 @@ def test_an_installed_venv_finds_the_model_beside_it(tmp_path, monkeypatch):
     """tools/install.sh lays out PREFIX/venv and PREFIX/models."""
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "emotion.tflite").write_bytes(b"x")
-    monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "venv"))
-    assert tmp_path / "models" in config.model_folders()
+    monkeypatch.setattr(shipped_models.sys, "prefix", str(tmp_path / "venv"))
+    assert tmp_path / "models" in shipped_models.model_folders()
 
 
 def test_a_billion_laughs_is_refused_without_expanding_it(tmp_path):

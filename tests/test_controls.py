@@ -13,8 +13,9 @@ from make_clip import make_clip
 
 from conftest import FACES, ROOT, wait_for
 from moodbox import config
+from moodbox.appliance.controls import MOOD_COLOURS, Controls, Event, LedState
 from moodbox.config import GpioConfig
-from moodbox.controls import MOOD_COLOURS, Controls, Event, LedState
+from moodbox.vision.settings import CameraSettings, ModelSettings
 
 SKIP, LOCK, LED, RED, GREEN, BLUE = 17, 27, 22, 5, 6, 13
 GPIO = GpioConfig(
@@ -104,14 +105,14 @@ def happy(client) -> bool:
 
 
 def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server, pins):
-    from moodbox.service import Service
+    from moodbox.appliance.service import Service
 
     face = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
     clip = make_clip(tmp_path / "c.avi", [(face, 40)])
     cfg = config.load(None)
     cfg = config.Config(
-        model=config.ModelConfig(path=ROOT / "models" / "emotion.tflite"),
-        camera=config.CameraConfig(source=str(clip)),
+        model=ModelSettings(path=ROOT / "models" / "emotion.tflite"),
+        camera=CameraSettings(source=str(clip)),
         mpd=config.MpdSettings(host="127.0.0.1", port=mpd_server.port, transition="now"),
         gpio=GPIO,
     )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import labelled_faces, read_grey
-from moodbox.emotion import LABELS, EmotionClassifier, ModelError
+from moodbox.vision.emotion import LABELS, EmotionClassifier, ModelError
 
 FACES = labelled_faces()
 

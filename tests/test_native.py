@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import logging, sys, threading, time
-from moodbox.native import native_stderr_silenced, python_stderr_apart
+from moodbox.base.native import native_stderr_silenced, python_stderr_apart
 if sys.argv[1] == "apart":
     python_stderr_apart()
 logging.basicConfig(level=logging.INFO, format="%(message)s")

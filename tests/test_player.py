@@ -7,7 +7,8 @@ import mpd
 import pytest
 
 from conftest import wait_for
-from moodbox.player import MpdSettings, Player, PlayerError
+from moodbox.playback.connection import MpdSettings, PlayerError
+from moodbox.playback.player import Player
 
 PLAYLISTS = {m: m for m in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 
@@ -164,7 +165,9 @@ def test_python_mpd2_is_what_we_think_it_is():
 
 
 def player_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "moodbox.player" and r.levelno >= logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records if r.name.startswith("moodbox.playback") and r.levelno >= logging.WARNING
+    ]
 
 
 @pytest.mark.parametrize("transition", ["now", "after_song"])
@@ -207,7 +210,7 @@ def test_a_playlist_of_only_lost_songs_leaves_the_music_playing(mpd_server, capl
 
 def test_a_song_lost_between_listing_and_queueing_is_skipped(mpd_server):
     # The race the listing cannot see: MPD refuses the add itself ([50@n]); the songs around it still go in.
-    from moodbox.player import _append
+    from moodbox.playback.player import _append
 
     player = player_for(mpd_server)
     assert player.connect()
@@ -237,7 +240,9 @@ def mpd_with_password():
 
 
 def player_errors(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "moodbox.player" and r.levelno >= logging.ERROR]
+    return [
+        r.getMessage() for r in caplog.records if r.name.startswith("moodbox.playback") and r.levelno >= logging.ERROR
+    ]
 
 
 @pytest.mark.parametrize(("password", "says"), [("", "wants a password"), ("wrong", "MPD refused the password")])
@@ -277,7 +282,7 @@ def test_a_missing_permission_is_named(mpd_with_password):
 
 
 def test_once_mpd_lets_moodbox_in_the_music_starts(mpd_with_password, caplog):
-    caplog.set_level(logging.INFO, logger="moodbox.player")
+    caplog.set_level(logging.INFO, logger="moodbox.playback")
     server = mpd_with_password
     clock = [0.0]
     player = player_for(server, clock=lambda: clock[0], transition="now")
@@ -297,7 +302,7 @@ def test_once_mpd_lets_moodbox_in_the_music_starts(mpd_with_password, caplog):
 
 
 def test_mpd_down_is_said_once_then_summarised_and_its_return_is_said(mpd_server, caplog):
-    caplog.set_level(logging.INFO, logger="moodbox.player")
+    caplog.set_level(logging.INFO, logger="moodbox.playback")
     clock = [0.0]
     player = player_for(mpd_server, clock=lambda: clock[0], transition="now")
     player.follow("happy")
@@ -325,7 +330,7 @@ def test_mpd_down_is_said_once_then_summarised_and_its_return_is_said(mpd_server
 
 
 def test_a_second_moodbox_refuses_and_the_first_keeps_steering(mpd_server_long_songs, caplog):
-    from moodbox.player import AnotherInstance
+    from moodbox.playback.connection import AnotherInstance
 
     server = mpd_server_long_songs
     clock = [0.0]
@@ -389,7 +394,8 @@ def test_a_crashed_moodbox_frees_mpd_at_once(mpd_server):
 
 HOLD_MPD = """
 import time
-from moodbox.player import MpdSettings, Player
+from moodbox.playback.connection import MpdSettings
+from moodbox.playback.player import Player
 p = Player(MpdSettings(host="127.0.0.1", port={port}), {{}})
 assert p.connect()
 print("steering", flush=True)
@@ -495,7 +501,7 @@ def test_a_mood_without_any_playlist_is_said_once_and_the_music_plays_on(mpd_ser
 
 
 def test_check_says_which_playlist_each_mood_would_play(mpd_server):
-    from moodbox.player import PlaylistChoice, candidates
+    from moodbox.playback.player import PlaylistChoice, candidates
 
     mpd_server.edit_playlists(rename={"sad": "moodbox-sad"}, remove=["happy"])
     mpd_server.write_playlist("moodbox-fear", [])

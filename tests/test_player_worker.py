@@ -6,8 +6,8 @@ import signal
 import time
 
 from conftest import wait_for
-from moodbox.player import AnotherInstance, MpdSettings, PlayerError
-from moodbox.player_worker import PlayerState, PlayerWorker, is_fatal
+from moodbox.playback.connection import AnotherInstance, MpdSettings, PlayerError
+from moodbox.playback.worker import PlayerState, PlayerWorker, is_fatal
 
 PLAYLISTS = {mood: mood for mood in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 

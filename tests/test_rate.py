@@ -5,9 +5,9 @@ import pytest
 from make_clip import make_clip
 
 from conftest import FACES
-from moodbox import camera
-from moodbox.camera import ImageFolderSource, VideoFileSource
-from moodbox.rate import AnalysisRate, Sampler
+from moodbox.vision import camera
+from moodbox.vision.camera import ImageFolderSource, VideoFileSource
+from moodbox.vision.rate import AnalysisRate, Sampler
 
 FACE = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
 

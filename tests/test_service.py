@@ -194,7 +194,7 @@ def test_the_live_loop_on_a_pi_camera_reads_grey_frames_at_the_analysis_rate(tmp
     from test_camera import StandInPicamera2
 
     from moodbox import config
-    from moodbox.service import Service
+    from moodbox.appliance.service import Service
 
     class LiveStandIn(StandInPicamera2):
         def capture_request(self):

@@ -111,8 +111,8 @@ def test_mpd_down_at_boot_is_ready_with_mpd_in_status_then_plays_when_it_comes(t
 def test_the_led_blinks_error_while_mpd_is_down_and_shows_the_mood_once_it_is_back(tmp_path, mpd_server, monkeypatch):
     """In-process, with gpiozero's mock pins (the only part here that is not real)."""
     from moodbox import config
-    from moodbox.controls import LedState
-    from moodbox.service import Service
+    from moodbox.appliance.controls import LedState
+    from moodbox.appliance.service import Service
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
@@ -253,7 +253,7 @@ def test_buttons_work_while_the_camera_is_being_retried(tmp_path, mpd_server, mo
     from gpiozero import Device
 
     from moodbox import config
-    from moodbox.service import Service
+    from moodbox.appliance.service import Service
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
@@ -283,7 +283,7 @@ def test_reload_moves_the_led_to_its_new_pin(tmp_path, mpd_server, monkeypatch):
     from gpiozero import Device
 
     from moodbox import config
-    from moodbox.service import Service
+    from moodbox.appliance.service import Service
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")

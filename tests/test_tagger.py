@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moodbox import melspec
-from moodbox.audio import decode
-from moodbox.emotion import ModelError
-from moodbox.tagger import MusicTagger
+from moodbox.music import melspec
+from moodbox.music.audio import decode
+from moodbox.music.tagger import MusicTagger
+from moodbox.vision.emotion import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicnn.tflite"

@@ -9,7 +9,7 @@ crops (FER2013 PrivateTest when the npz is present, else the test fixtures).
 per-stage latency (decode, detect, crop, classify, decide), fps, CPU time, and
 the peak RSS of a real `moodbox watch` process.
 
-`music`: seconds of one core per track for the library scan's analysis (moodbox.musicmood), decode
+`music`: seconds of one core per track for the library scan's analysis (moodbox.music.musicmood), decode
 of the 30 s excerpt included, split into decode, tagger and signal features; over the audio files
 of --music, or by default over 3-minute ogg and mp3 tracks built from the music fixtures.
 
@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "device"))
 import ferdata  # noqa: E402
-from moodbox.emotion import EmotionClassifier  # noqa: E402
+from moodbox.vision.emotion import EmotionClassifier  # noqa: E402
 
 FIXTURES = HERE.parent / "tests" / "fixtures" / "faces"
 
@@ -130,14 +130,14 @@ def bench_pipeline(args: argparse.Namespace) -> dict:
 
 def _bench_pipeline_on_one_core(args: argparse.Namespace) -> dict:
     from moodbox import config
-    from moodbox.camera import VideoFileSource
-    from moodbox.pipeline import STAGES, Vision
+    from moodbox.vision.camera import VideoFileSource
+    from moodbox.vision.pipeline import STAGES, Vision
 
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
         clip = args.clip or default_clip(Path(tmp))
         cfg = config.load(args.config)
-        vision = Vision.from_config(cfg)
+        vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
         source = VideoFileSource(clip)
         stages: dict[str, list[float]] = {"decode": [], **{s: [] for s in STAGES}, "total": []}
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -200,7 +200,7 @@ def bench_music(args: argparse.Namespace) -> dict:
 
 
 def _bench_music_on_one_core(args: argparse.Namespace) -> dict:
-    from moodbox import audio, musicmood
+    from moodbox.music import audio, musicmood
 
     analyser = musicmood.TrackAnalyser(threads=1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -302,11 +302,13 @@ def cpu_share_of_run(clip: Path, folder: Path, port: int, analyse_fps: float, se
 def stage_costs(clip: Path, analyse_fps: float) -> dict:
     """Per-stage cost of the loop `moodbox run` runs (Sampler's grab/retrieve, then Vision.step), in process."""
     from moodbox import config
-    from moodbox.camera import VideoFileSource
-    from moodbox.pipeline import STAGES, Vision
-    from moodbox.rate import AnalysisRate
+    from moodbox.vision.camera import VideoFileSource
+    from moodbox.vision.pipeline import STAGES, Vision
+    from moodbox.vision.rate import AnalysisRate
+    from moodbox.vision.settings import ModelSettings
 
-    vision = Vision.from_config(config.Config(model=config.ModelConfig(path=HERE.parent / "models" / "emotion.tflite")))
+    cfg = config.Config(model=ModelSettings(path=HERE.parent / "models" / "emotion.tflite"))
+    vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
     source, rate = VideoFileSource(clip), AnalysisRate(analyse_fps)
     skipped: list[float] = []
     stages: dict[str, list[float]] = {"grab": [], "retrieve": [], **{s: [] for s in STAGES}}
@@ -353,9 +355,9 @@ def stage_costs(clip: Path, analyse_fps: float) -> dict:
 def bench_run(args: argparse.Namespace) -> dict:
     from mpd_sandbox import MpdSandbox
 
-    from moodbox.config import CameraConfig
+    from moodbox.vision.settings import CameraSettings
 
-    default = CameraConfig().analyse_fps
+    default = CameraSettings().analyse_fps
     with tempfile.TemporaryDirectory() as tmp, MpdSandbox(songs_per_mood=2, song_seconds=30) as mpd:
         clip = args.clip or run_clip(Path(tmp))
         runs = [cpu_share_of_run(clip, Path(tmp), mpd.port, default, args.settle)]

@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "device"))
 import ferdata  # noqa: E402
-from moodbox.emotion import LABELS, EmotionClassifier  # noqa: E402
+from moodbox.vision.emotion import LABELS, EmotionClassifier  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

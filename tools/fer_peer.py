@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "device"))
-from moodbox.emotion import EmotionClassifier  # noqa: E402
+from moodbox.vision.emotion import EmotionClassifier  # noqa: E402
 
 MEMBER = "fer/data/emotion_model_quantized.tflite"
 

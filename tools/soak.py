@@ -46,8 +46,8 @@ sys.path.insert(0, str(HERE.parent / "device"))
 from make_clip import make_clip  # noqa: E402
 
 from moodbox import config  # noqa: E402
-from moodbox.camera import Frame, FrameSource, frames, open_source  # noqa: E402
-from moodbox.pipeline import Vision  # noqa: E402
+from moodbox.vision.camera import Frame, FrameSource, frames, open_source  # noqa: E402
+from moodbox.vision.pipeline import Vision  # noqa: E402
 
 FIXTURES = HERE.parent / "tests" / "fixtures" / "faces"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -129,7 +129,7 @@ def summary(source: str, samples: list[tuple[int, int]], warm_up: int, seconds: 
 
 def soak_in_process(args: argparse.Namespace, spec: str) -> dict:
     cfg = config.load(args.config)
-    vision = Vision.from_config(cfg)
+    vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
     samples = [(0, rss_bytes())]
     started = time.perf_counter()
     count = 0

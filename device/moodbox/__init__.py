@@ -1,4 +1,14 @@
-"""moodbox: a Raspberry Pi that reads the listener's expression and plays music to fit the mood."""
+"""moodbox: a Raspberry Pi that reads the listener's expression and plays music to fit the mood.
+
+The packages follow the data paths, each using only those below it (ARCHITECTURE.md; the test run
+checks it with import-linter's contracts in pyproject.toml):
+
+    cli                        the `moodbox` command
+    appliance                  service, buttons and LED, systemd, `check`, the library commands
+    config                     config.yaml, built from each path's own settings
+    vision | music | playback  camera -> mood; audio -> place and playlists; MPD (independent)
+    base                       the moods, LiteRT, shipped models, native libraries' stderr
+"""
 
 import os
 

@@ -20,15 +20,15 @@ import cv2
 import numpy as np
 
 from moodbox import config
-from moodbox.camera import CameraError, Pacer, frames, open_source
-from moodbox.check import run_checks as _check
-from moodbox.emotion import EmotionClassifier, ModelError
-from moodbox.faces import Box, DetectorError, crop_square
-from moodbox.library import playlists_command as library_playlists
-from moodbox.library import scan_command as library_scan
-from moodbox.native import python_stderr_apart
-from moodbox.pipeline import Vision, build_tracker
-from moodbox.player import PlayerError
+from moodbox.appliance.check import run_checks as _check
+from moodbox.appliance.library_commands import playlists_command as library_playlists
+from moodbox.appliance.library_commands import scan_command as library_scan
+from moodbox.base.native import python_stderr_apart
+from moodbox.playback.connection import PlayerError
+from moodbox.vision.camera import CameraError, Pacer, frames, open_source
+from moodbox.vision.emotion import EmotionClassifier, ModelError
+from moodbox.vision.faces import Box, DetectorError, crop_square
+from moodbox.vision.pipeline import Vision, build_tracker
 
 EXIT_USAGE = 2
 
@@ -52,7 +52,7 @@ def _rounded(probs: dict[str, float]) -> dict[str, float]:
 
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
     classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
-    tracker = build_tracker(cfg)
+    tracker = build_tracker(cfg.detector)
     for name in args.images:
         image = _read_image(name)
         if image is None:
@@ -70,7 +70,7 @@ def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
 
 def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     config.expand_user(args.source, "SOURCE")
-    vision = Vision.from_config(cfg)
+    vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
     source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
     count, first_t, started = 0, None, time.perf_counter()
     pace = Pacer()
@@ -95,7 +95,7 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
-    from moodbox.service import Service
+    from moodbox.appliance.service import Service
 
     if args.source is not None:
         config.expand_user(args.source, "--source")

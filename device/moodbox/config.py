@@ -19,7 +19,6 @@ import math
 import os
 import reprlib
 import stat
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -28,14 +27,13 @@ from typing import Any, Literal
 
 import yaml
 
-from moodbox.library import AUTO, LibrarySettings
-from moodbox.mood import MoodSettings
-from moodbox.player import MpdSettings
+from moodbox.music.library import AUTO, LibrarySettings
+from moodbox.playback.connection import MpdSettings
+from moodbox.vision.mood import MoodSettings
+from moodbox.vision.settings import CameraSettings, DetectorSettings, ModelSettings
 
 DEFAULT_PATH = Path("config.yaml")
 MAX_BYTES = 1_000_000  # a commented config is ~5 kB; anything near this is not a config
-MODEL_FILE = "emotion.tflite"
-INSTALLED_MODELS = Path("/opt/moodbox/models")  # tools/install.sh's default --prefix
 
 
 class ConfigError(ValueError):
@@ -44,58 +42,6 @@ class ConfigError(ValueError):
 
 def _range(low: float, high: float) -> dict[str, Any]:
     return {"min": low, "max": high}
-
-
-def model_folders() -> list[Path]:
-    """Where the shipped model may be, most specific first.
-
-    A repo checkout (an editable install) has models/ two levels above this file;
-    tools/install.sh puts it in PREFIX/models beside PREFIX/venv, the running venv.
-    """
-    here = Path(__file__).resolve().parents[2] / "models"
-    beside_venv = Path(sys.prefix).resolve().parent / "models"
-    return list(dict.fromkeys((here, beside_venv, INSTALLED_MODELS)))
-
-
-def default_model_path() -> Path:
-    """The shipped emotion.tflite wherever it was installed; the install location if it is nowhere."""
-    for folder in model_folders():
-        if (folder / MODEL_FILE).is_file():
-            return folder / MODEL_FILE
-    return INSTALLED_MODELS / MODEL_FILE
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The emotion model."""
-
-    path: Path = field(default_factory=default_model_path)
-    threads: int = field(default=1, metadata=_range(1, 8))
-
-
-@dataclass(frozen=True)
-class CameraConfig:
-    """Where frames come from."""
-
-    source: str = "picamera2"  # picamera2, a V4L2 device index, a video file or a folder of images
-    fps: float = field(default=10.0, metadata=_range(0.1, 120))  # frame rate of an image folder
-    give_up_after: float = field(default=30.0, metadata=_range(1, 3600))  # seconds without a frame
-    analyse_fps: float = field(default=7.5, metadata=_range(0.5, 60))  # frames analysed a second by `run`
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """How faces are found and cropped."""
-
-    kind: Literal["haar", "yunet"] = "haar"
-    model: Path | None = None  # YuNet ONNX file, needed for kind: yunet
-    policy: Literal["largest", "centre"] = "largest"
-    scan_width: int = field(default=320, metadata=_range(120, 1920))
-    min_face: float = field(default=0.12, metadata=_range(0.02, 1.0))
-    full_scan_every: int = field(default=20, metadata=_range(1, 1000))
-    locate_every: int = field(default=2, metadata=_range(1, 100))
-    absent_scan_every: int = field(default=4, metadata=_range(1, 100))
-    crop_margin: float = field(default=0.02, metadata=_range(0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -169,9 +115,9 @@ class GpioConfig:
 
 @dataclass(frozen=True)
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
     mood: MoodSettings = field(default_factory=MoodSettings)
     mpd: MpdSettings = field(default_factory=MpdSettings)
     playlists: PlaylistConfig = field(default_factory=PlaylistConfig)

@@ -32,7 +32,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from moodbox.native import native_stderr_silenced
+from moodbox.base.native import native_stderr_silenced
 
 # FFmpeg writes its own lines to stderr ("moov atom not found"); our errors say it in one line instead.
 # Read when OpenCV first opens a video, so setting it here, before any capture, is in time.

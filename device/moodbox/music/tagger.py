@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox import melspec
-from moodbox.emotion import ModelError, litert_interpreter
-from moodbox.native import native_stderr_silenced
+from moodbox.base.litert import ModelError, litert_interpreter
+from moodbox.base.native import native_stderr_silenced
+from moodbox.music import melspec
 
 
 class MusicTagger:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from moodbox.camera import Frame, FrameSource
+from moodbox.vision.camera import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 

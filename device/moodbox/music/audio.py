@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from moodbox.native import native_stderr_silenced
+from moodbox.base.native import native_stderr_silenced
 
 FFMPEG_TIMEOUT_S = 120
 # What libsndfile >= 1.1 reads; a failure on one of these is a damaged file, not a missing decoder.

@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterator
 import mpd
 import numpy as np
 
-from moodbox.camera import CameraError, open_source
 from moodbox.config import Config
-from moodbox.emotion import EmotionClassifier, ModelError
-from moodbox.faces import DetectorError
-from moodbox.pipeline import build_tracker
-from moodbox.player import Player, PlayerError, PlaylistChoice
+from moodbox.playback.connection import PlayerError
+from moodbox.playback.player import Player, PlaylistChoice
+from moodbox.vision.camera import CameraError, open_source
+from moodbox.vision.emotion import EmotionClassifier, ModelError
+from moodbox.vision.faces import DetectorError
+from moodbox.vision.pipeline import build_tracker
 
 CAMERA_GRACE = 5.0  # seconds a live camera gets to deliver its first frame
 
@@ -34,7 +35,7 @@ def _model(cfg: Config) -> str:
 
 
 def _detector(cfg: Config) -> str:
-    build_tracker(cfg)
+    build_tracker(cfg.detector)
     return f"{cfg.detector.kind} face detector loads"
 
 
@@ -112,7 +113,7 @@ def _gpio(cfg: Config) -> str:
         return "no gpio section: buttons and LED are off"
     from gpiozero.exc import GPIOZeroError
 
-    from moodbox.controls import Controls
+    from moodbox.appliance.controls import Controls
 
     try:
         controls = Controls(cfg.gpio, queue.SimpleQueue())

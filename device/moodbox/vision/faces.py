@@ -34,7 +34,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from moodbox.native import native_stderr_silenced
+from moodbox.base.native import native_stderr_silenced
 
 Policy = Literal["largest", "centre"]
 

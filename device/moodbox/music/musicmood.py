@@ -13,20 +13,20 @@ Two steps with a cache between them:
   a lively end of it; for small libraries the statistics lean on fixed priors so that one or two
   tracks still land somewhere sensible.
 
-Everything here is numpy; the tagger runs on LiteRT (moodbox.tagger).
+Everything here is numpy; the tagger runs on LiteRT (moodbox.music.tagger).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from moodbox import audio, melspec
-from moodbox.tagger import MusicTagger
+from moodbox.base.shipped import shipped_model
+from moodbox.music import audio, melspec
+from moodbox.music.tagger import MusicTagger
 
 # Bump whenever the evidence changes (features, excerpt, model): cached evidence of another version is recomputed.
 ANALYSIS_VERSION = "2"
@@ -64,12 +64,8 @@ TAG_FLOOR = 0.001  # below 0.1 % a tag's probability is noise; keeps the log rat
 
 
 def default_model_path() -> Path:
-    """models/musicnn.tflite of the source tree, or of the install ($PREFIX/models beside $PREFIX/venv)."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "models" / "musicnn.tflite",
-        Path(sys.prefix).resolve().parent / "models" / "musicnn.tflite",
-    ]
-    return next((c for c in candidates if c.is_file()), candidates[0])
+    """The shipped models/musicnn.tflite, of the source tree or of the install."""
+    return shipped_model("musicnn.tflite")
 
 
 class TrackAnalyser:

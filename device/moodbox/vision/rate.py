@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from moodbox.camera import Frame, FrameSource, Pacer
+from moodbox.vision.camera import Frame, FrameSource, Pacer
 
 EPSILON = 1e-6  # frame times such as i / 15 are not exact in floating point
 

@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-AWAY = "away"
+from moodbox.base.moods import AWAY
 
 
 def _seconds(default: float, low: float = 0.0, high: float = 3600.0) -> float:

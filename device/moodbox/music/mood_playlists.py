@@ -34,12 +34,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import mpd
-
-from moodbox.player import CONNECTION_ERRORS, MpdSettings, PlayerError
-
-MOODS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-
 # (valence, arousal) per mood, after Russell (1980); see the module docstring.
 MOOD_POINTS: dict[str, tuple[float, float]] = {
     "angry": (-0.5, 0.7),
@@ -145,54 +139,3 @@ def plan(
     """Playlist name -> files, for each target point; every playlist the same length."""
     count = share_size(size, len(tracks))
     return {name: nearest(tracks, point, count) for name, point in targets.items()} if tracks else {}
-
-
-def connect(settings: MpdSettings) -> mpd.MPDClient:
-    """A client for `settings` (host or unix socket, password); PlayerError with the fix if that fails."""
-    client = mpd.MPDClient()
-    client.timeout = settings.timeout
-    try:
-        if settings.host.startswith("/"):
-            client.connect(settings.host)
-        else:
-            client.connect(settings.host, settings.port)
-        if settings.password:
-            client.password(settings.password)
-    except mpd.CommandError as e:
-        _close(client)
-        raise PlayerError(f"MPD refused the password ({e}); set mpd.password to MPD's password") from None
-    except CONNECTION_ERRORS as e:
-        _close(client)
-        raise PlayerError(
-            f"MPD at {settings.address} is unreachable ({e or type(e).__name__}); start it (sudo systemctl start mpd) "
-            "or fix mpd.host/mpd.port"
-        ) from None
-    return client
-
-
-def _close(client: mpd.MPDClient) -> None:
-    try:
-        client.disconnect()
-    except (*CONNECTION_ERRORS, mpd.MPDError):
-        pass
-
-
-def known_files(client: mpd.MPDClient) -> set[str]:
-    """Every song file in MPD's database, so a playlist never names a file MPD cannot play."""
-    return {entry["file"] for entry in client.listall() if "file" in entry}
-
-
-def write(client: mpd.MPDClient, playlists: Mapping[str, Sequence[str]]) -> None:
-    """Replace each stored playlist's contents in one command list.
-
-    MPD runs a command list without serving other clients in between, so the player never reads a
-    half-written playlist, and a playlist that exists is never removed (a playing mood keeps it).
-    """
-    stored = {p["playlist"] for p in client.listplaylists()}
-    for name, files in playlists.items():
-        client.command_list_ok_begin()
-        if name in stored:
-            client.playlistclear(name)
-        for file in files:
-            client.playlistadd(name, file)
-        client.command_list_end()

@@ -21,27 +21,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from moodbox.native import native_stderr_silenced
+from moodbox.base.litert import ModelError, litert_interpreter
+from moodbox.base.moods import MOODS
+from moodbox.base.native import native_stderr_silenced
 
-LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+LABELS = MOODS  # the labels emotion.json must name, once each
 MAX_MODEL_BYTES = 50_000_000  # the shipped model is 1.2 MB; never read a stray multi-GB file into memory
 RESTORE = "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"
-
-
-class ModelError(RuntimeError):
-    """The model file is missing, unreadable or not an emotion model; one line says which and the fix."""
-
-
-def litert_interpreter() -> Any:
-    """LiteRT first; tflite_runtime only where LiteRT has no wheel."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise ModelError("no TFLite runtime installed; pip install ai-edge-litert") from None
-    return Interpreter
 
 
 def _read_model(path: Path) -> bytes:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import cv2
 
-from moodbox.camera import Frame
-from moodbox.config import Config
-from moodbox.emotion import EmotionClassifier
-from moodbox.faces import Box, DetectorError, FaceTracker, HaarDetector, YuNetDetector, crop_square
-from moodbox.mood import Decision, MoodEngine
+from moodbox.vision.camera import Frame
+from moodbox.vision.emotion import EmotionClassifier
+from moodbox.vision.faces import Box, DetectorError, FaceTracker, HaarDetector, YuNetDetector, crop_square
+from moodbox.vision.mood import Decision, MoodEngine, MoodSettings
+from moodbox.vision.settings import DetectorSettings, ModelSettings
 
 STAGES = ("detect", "crop", "classify", "decide")
 
@@ -31,8 +31,7 @@ class Step:
     seconds: dict[str, float] = field(default_factory=dict)  # per stage
 
 
-def build_tracker(cfg: Config) -> FaceTracker:
-    d = cfg.detector
+def build_tracker(d: DetectorSettings) -> FaceTracker:
     detector: HaarDetector | YuNetDetector
     if d.kind == "yunet":
         if d.model is None:
@@ -58,9 +57,10 @@ class Vision:
         self.classifier, self.tracker, self.engine, self.margin = classifier, tracker, engine, margin
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Vision:
-        classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
-        return cls(classifier, build_tracker(cfg), MoodEngine(cfg.mood), cfg.detector.crop_margin)
+    def from_settings(cls, model: ModelSettings, detector: DetectorSettings, mood: MoodSettings) -> Vision:
+        """The vision path as config.yaml's `model:`, `detector:` and `mood:` sections describe it."""
+        classifier = EmotionClassifier(model.path, threads=model.threads)
+        return cls(classifier, build_tracker(detector), MoodEngine(mood), detector.crop_margin)
 
     def step(self, frame: Frame) -> Step:
         clock = time.perf_counter

@@ -1,10 +1,10 @@
 """`moodbox library`: listen to every track of the music library once and sort it by mood.
 
 `scan` walks the audio files under MPD's music directory (or a folder), analyses each file the
-cache does not already know (moodbox.musicmood: the tagger's evidence), places every track on
-the valence/arousal plane, normalised within the set scanned, and prints the result. Files are
-only read. `playlists` takes the cached evidence of the tracks MPD knows and writes one stored
-playlist per mood (moodbox.mood_playlists), which `playlists.<mood>: auto` then plays.
+cache does not already know (moodbox.music.musicmood: the tagger's evidence) and places every
+track on the valence/arousal plane, normalised within the set scanned. Files are only read. The
+commands that print the result and write one stored playlist per mood into MPD, which
+`playlists.<mood>: auto` then plays, are moodbox.appliance.library_commands.
 
 The analysis stack (decoder, TFLite) is imported only when a scan has something to analyse, so
 `moodbox run` never loads it and a rescan of an unchanged library returns at once.
@@ -12,7 +12,6 @@ The analysis stack (decoder, TFLite) is imported only when a scan has something 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -21,30 +20,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import Protocol, TextIO
 
-import mpd
-
-from moodbox.mood_playlists import (
+from moodbox.base.moods import MOODS
+from moodbox.music.mood_playlists import (
     MOOD_POINTS,
-    MOODS,
     UPLIFT_POINTS,
     MoodPoints,
     UpliftPoints,
     auto_name,
     auto_uplift_name,
-    connect,
-    known_files,
-    plan,
-    write,
 )
-from moodbox.player import CONNECTION_ERRORS, PlayerError
-from moodbox.scancache import CacheError, ScanCache
-
-if TYPE_CHECKING:
-    import argparse
-
-    from moodbox.config import Config
+from moodbox.music.scancache import ScanCache
 
 AUTO = "auto"  # playlists.<mood> / uplift.<mood>: a hand-made playlist if MPD has it, else the one written here
 # What MPD plays and libsndfile or ffmpeg decode; the rest of a music folder (covers, .cue, .nfo) is not music.
@@ -297,7 +284,7 @@ def scan(
     return result
 
 
-def _root_and_within(folder: Path | None, music_dir: Path) -> tuple[Path, str]:
+def root_and_within(folder: Path | None, music_dir: Path) -> tuple[Path, str]:
     """Scan inside the music directory keeps MPD's names (and its cache rows); any other folder is its own root."""
     music = music_dir.resolve()
     if folder is None:
@@ -309,118 +296,3 @@ def _root_and_within(folder: Path | None, music_dir: Path) -> tuple[Path, str]:
         within = target.relative_to(music).as_posix()
         return music, "" if within == "." else within
     return target, ""
-
-
-def scan_command(args: argparse.Namespace, cfg: Config) -> int:
-    """`moodbox library scan [FOLDER] [--json]`."""
-    from moodbox import musicmood
-    from moodbox.audio import AudioError
-
-    settings = cfg.library
-    if args.folder is None and not settings.music_dir.is_dir():
-        return _fail(
-            f"music directory {settings.music_dir} not found; set library.music_dir to MPD's music_directory "
-            "or give a FOLDER"
-        )
-    try:
-        root, within = _root_and_within(args.folder, settings.music_dir)
-        progress = Progress()
-        try:
-            cache = ScanCache(settings.cache, root)
-        except CacheError as e:  # the cache is only a cache: the scan itself still works, it just forgets
-            progress.note(f"moodbox: {e}; scanning without it this time (nothing is kept)")
-            cache = ScanCache(ScanCache.MEMORY, root)
-        with cache, cache.scanning():
-            try:
-                result = scan(
-                    root,
-                    cache,
-                    lambda: musicmood.TrackAnalyser(),
-                    musicmood.ANALYSIS_VERSION,
-                    musicmood.place,
-                    within=within,
-                    progress=progress,
-                    decode_errors=(AudioError,),
-                )
-            except KeyboardInterrupt:
-                progress.note("interrupted: every track analysed so far is kept; run the scan again to resume")
-                raise
-    except (LibraryError, CacheError) as e:
-        return _fail(str(e))
-    if args.json:
-        for t in result.tracks:
-            line = {"file": t.file, "valence": round(t.valence, 4), "arousal": round(t.arousal, 4)}
-            print(json.dumps(line | {"evidence": dict(t.evidence)}))
-        summary = {
-            "tracks": len(result.tracks),
-            "analysed": result.analysed,
-            "cached": result.cached,
-            "failed": result.failed + result.failed_before,
-            "removed": result.removed,
-            "seconds": round(result.seconds, 3),
-        }
-        print(json.dumps(summary))
-    else:
-        print(_summary(result))
-    return 0
-
-
-def _summary(result: ScanResult) -> str:
-    parts = [f"{result.analysed} analysed", f"{result.cached} from the cache"]
-    if result.failed:
-        parts.append(f"{result.failed} skipped")
-    if result.failed_before:
-        parts.append(f"{result.failed_before} undecodable before (retried when the file changes)")
-    if result.removed:
-        parts.append(f"{result.removed} gone from the library")
-    return f"{len(result.tracks)} tracks placed: {', '.join(parts)} ({result.seconds:.1f} s)"
-
-
-def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
-    """`moodbox library playlists`: the mood playlists from the cached scan, for the tracks MPD knows."""
-    settings = cfg.library
-    if not settings.cache.is_file():
-        return _fail(f"no scan cache at {settings.cache}; run `moodbox library scan` first")
-    from moodbox import musicmood
-
-    try:
-        with ScanCache(settings.cache, settings.music_dir.resolve(), write=False) as cache:
-            scored = cache.scored(musicmood.ANALYSIS_VERSION)
-    except CacheError as e:
-        return _fail(str(e))
-    if not scored:
-        return _fail(f"no analysed tracks of {settings.music_dir} in {settings.cache}; run `moodbox library scan`")
-    client = connect(cfg.mpd)
-    try:
-        known = known_files(client)
-        usable = [file for file in scored if file in known]
-        if not usable:
-            return _fail(
-                f"none of the {len(scored)} analysed tracks is in MPD's database; set library.music_dir to MPD's "
-                "music_directory, or update MPD's database (mpc update)"
-            )
-        points = musicmood.place([scored[file] for file in usable])
-        tracks = [(file, v, a) for file, (v, a) in zip(usable, points, strict=True)]
-        playlists = plan(tracks, settings.targets(), settings.playlist_size)
-        write(client, playlists)
-    except mpd.CommandError as e:
-        raise PlayerError(f"MPD refused the playlists ({e}); check MPD's playlist_directory is writable") from None
-    except CONNECTION_ERRORS as e:
-        raise PlayerError(f"MPD went away while writing the playlists ({e}); run this again") from None
-    finally:
-        try:
-            client.disconnect()
-        except (*CONNECTION_ERRORS, mpd.MPDError):
-            pass
-    size = len(next(iter(playlists.values())))
-    line = f"wrote {len(playlists)} playlists of {size} tracks ({', '.join(playlists)}) from {len(usable)} tracks"
-    missing = len(scored) - len(usable)
-    if missing:
-        line += f"; {missing} analysed tracks are not in MPD's database yet (mpc update)"
-    print(line)
-    return 0
-
-
-def _fail(message: str) -> int:
-    print(f"moodbox: {message}", file=sys.stderr)
-    return 2

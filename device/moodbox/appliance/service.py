@@ -35,17 +35,17 @@ from types import FrameType
 import cv2
 
 from moodbox import config
-from moodbox.camera import CameraError, FrameSource, open_source
+from moodbox.appliance.controls import Controls, Event, LedState
+from moodbox.appliance.notify import Notifier
+from moodbox.base.moods import AWAY
 from moodbox.config import Config
-from moodbox.controls import Controls, Event, LedState
-from moodbox.emotion import EmotionClassifier, ModelError
-from moodbox.faces import DetectorError
-from moodbox.grabber import LatestFrame
-from moodbox.mood import AWAY
-from moodbox.notify import Notifier
-from moodbox.pipeline import Vision, build_tracker
-from moodbox.player_worker import PlayerWorker
-from moodbox.rate import AnalysisRate, Sampler
+from moodbox.playback.worker import PlayerWorker
+from moodbox.vision.camera import CameraError, FrameSource, open_source
+from moodbox.vision.emotion import EmotionClassifier, ModelError
+from moodbox.vision.faces import DetectorError
+from moodbox.vision.grabber import LatestFrame
+from moodbox.vision.pipeline import Vision, build_tracker
+from moodbox.vision.rate import AnalysisRate, Sampler
 
 log = logging.getLogger("moodbox")
 
@@ -66,7 +66,7 @@ class Service:
         if self.controls is not None:
             self.controls.show(LedState.STARTING)
         self.notifier.status("loading the model")
-        self.vision = Vision.from_config(cfg)
+        self.vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
         self.player = PlayerWorker(cfg.mpd, cfg.playlist_for())
         self.rate = AnalysisRate(cfg.camera.analyse_fps)
         self.frames: Sampler | None = None
@@ -239,7 +239,7 @@ class Service:
         classifier = self.vision.classifier
         if new.model != old.model:
             classifier = EmotionClassifier(new.model.path, threads=new.model.threads)
-        tracker = self.vision.tracker if new.detector == old.detector else build_tracker(new)
+        tracker = self.vision.tracker if new.detector == old.detector else build_tracker(new.detector)
         return Vision(classifier, tracker, self.vision.engine, new.detector.crop_margin)
 
     def _camera_for(self, new: Config) -> Sampler | None:

@@ -12,10 +12,10 @@ Errors are kept on this side of the queue:
 * a `PlayerError` that is fatal (`AnotherInstance`: another moodbox already
   steers this MPD), raised or kept in the player's `problem`, stops the thread
   and is handed to the service in the snapshot, to end the run with one line;
-* any other `PlayerError` (wrong password, missing permission), raised or kept
-  in the player's `problem`, or an unforeseen error from python-mpd2 becomes the
-  snapshot's `problem`: said once in the log, retried (every `RETRY_PROBLEM`
-  seconds when raised), cleared when MPD answers again.
+* any other `PlayerError`, or an unforeseen error from python-mpd2, is handed
+  to the player's connection as a refusal: the connection's one refusal policy
+  says it once, keeps it as `problem` (the snapshot's too) and tries MPD again
+  every `MpdConnection.RETRY_REFUSED` seconds, until MPD answers again.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from moodbox.player import AnotherInstance, MpdSettings, Player, PlayerError, candidates
+from moodbox.playback.connection import AnotherInstance, MpdSettings, PlayerError
+from moodbox.playback.player import Player, candidates
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,16 @@ class PlayerWorker:
     """Runs a `Player` on its own thread; `follow`, `skip` and `reconfigure` return at once."""
 
     TICK = 0.25  # seconds between polls when no request comes; Player.poll asks MPD every 0.5 s at most
-    RETRY_PROBLEM = 5.0  # seconds before trying again an MPD that refused us
 
     def __init__(
         self,
         settings: MpdSettings,
         playlists: Mapping[str, str | Sequence[str]],
         make_player: PlayerFactory = Player,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._make_player, self._clock = make_player, clock
+        self._make_player = make_player
         self._player = make_player(settings, playlists)
         self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self._problem = ""
-        self._hold_until = 0.0
         self._fatal: PlayerError | None = None
         self.state = PlayerState(address=self._player.address)
         self._thread = threading.Thread(target=self._run, name="moodbox-player", daemon=True)
@@ -119,7 +115,7 @@ class PlayerWorker:
     # ---- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        request: Request | None = self._poll  # connect at once
+        request: Request | None = self._player.poll  # connect at once
         try:
             while request is not None and self._fatal is None:
                 self._guarded(request)
@@ -127,13 +123,9 @@ class PlayerWorker:
                 try:
                     request = self._requests.get(timeout=self.TICK)
                 except queue.Empty:
-                    request = self._poll
+                    request = self._player.poll
         finally:
             self._player.close()
-
-    def _poll(self) -> None:
-        if self._clock() >= self._hold_until:
-            self._player.poll()
 
     def _guarded(self, request: Request) -> None:
         try:
@@ -142,21 +134,13 @@ class PlayerWorker:
             if is_fatal(e):
                 self._fatal = e
                 return
-            self._refused(str(e))
+            self._player.mpd.refused(e)
         except Exception as e:  # python-mpd2's protocol errors and anything unforeseen: the music thread lives on
-            self._refused(
-                f"MPD at {self._player.address} answered with an error ({e}); check mpd.password and MPD's log"
+            self._player.mpd.refused(
+                PlayerError(
+                    f"MPD at {self._player.address} answered with an error ({e}); check mpd.password and MPD's log"
+                )
             )
-        else:
-            if self._problem and self._player.connected:
-                log.info("MPD at %s accepts moodbox again", self._player.address)
-                self._problem = ""
-
-    def _refused(self, problem: str) -> None:
-        if problem != self._problem:
-            log.error("%s", problem)
-        self._problem = problem
-        self._hold_until = self._clock() + self.RETRY_PROBLEM
 
     def _publish(self) -> None:
         p = self._player
@@ -169,7 +153,7 @@ class PlayerWorker:
             connected=p.connected,
             playlist=p.playlist,
             last_error=p.last_error,
-            problem=self._problem or (str(refusal) if refusal is not None else ""),
+            problem=str(refusal) if refusal is not None else "",
             fatal=self._fatal,
         )
 
@@ -185,7 +169,7 @@ class PlayerWorker:
         log.info("MPD settings changed: connecting to %s", settings.address)
         new = self._make_player(settings, playlists)
         new.playlist = old.playlist if playlists.get(mood or "") == before else None  # same music: left playing
-        self._player, self._problem, self._hold_until = new, "", 0.0
+        self._player = new
         old.close()
         if mood:
             new.follow(mood)
