@@ -119,7 +119,7 @@ def test_mpd_restart_is_survived_and_control_resumes(mpd_server):
 def test_idle_socket_closed_by_mpd_is_reopened_transparently(mpd_server):
     player = player_for(mpd_server, transition="now")
     player.follow("happy")
-    player._client._sock.close()  # what MPD's connection_timeout does to a quiet client
+    player.mpd._client._sock.close()  # what MPD's connection_timeout does to a quiet client
     player.follow("sad")
     assert playing(mpd_server).startswith("sad/")
 
@@ -128,8 +128,8 @@ def test_unreachable_mpd_backs_off_without_hammering():
     clock = [0.0]
     player = Player(MpdSettings(host="127.0.0.1", port=1), PLAYLISTS, clock=lambda: clock[0])
     attempts = []
-    real_connect = player._client.connect
-    player._client.connect = lambda *a: (attempts.append(clock[0]), real_connect(*a))[1]
+    real_connect = player.mpd._client.connect
+    player.mpd._client.connect = lambda *a: (attempts.append(clock[0]), real_connect(*a))[1]
     for _ in range(50):
         player.poll()
         player.follow("happy")
@@ -215,7 +215,7 @@ def test_a_song_lost_between_listing_and_queueing_is_skipped(mpd_server):
     player = player_for(mpd_server)
     assert player.connect()
     songs = ["happy/happy-1.wav", "gone/x.wav", "happy/happy-2.wav", "gone/y.wav", "happy/happy-3.wav"]
-    added, skipped = player._run(lambda c: _append(c, songs))
+    added, skipped = player.mpd.run(lambda c: _append(c, songs))
     assert added == ["happy/happy-1.wav", "happy/happy-2.wav", "happy/happy-3.wav"]
     assert skipped == ["gone/x.wav", "gone/y.wav"]
     assert queue(mpd_server) == added
@@ -251,8 +251,8 @@ def test_a_refusing_mpd_is_one_line_retried_slowly_never_raised(mpd_with_passwor
     clock = [0.0]
     player = player_for(server, clock=lambda: clock[0], password=password)
     attempts = []
-    real_connect = player._client.connect
-    player._client.connect = lambda *a: (attempts.append(clock[0]), real_connect(*a))[1]
+    real_connect = player.mpd._client.connect
+    player.mpd._client.connect = lambda *a: (attempts.append(clock[0]), real_connect(*a))[1]
     for _ in range(100):  # 50 s of frames: follow, poll and skip neither raise nor hammer MPD
         player.follow("happy")
         player.poll()
@@ -345,7 +345,7 @@ def test_a_second_moodbox_refuses_and_the_first_keeps_steering(mpd_server_long_s
     assert isinstance(second.problem, AnotherInstance)
     assert len(player_errors(caplog)) == 1
     # The first survives its socket dropping (MPD may still list its old subscription) and an MPD restart.
-    first._client._sock.close()
+    first.mpd._client._sock.close()
     first.follow("sad")
     assert (playing(server) or "").startswith("sad/")
     server.kill()

@@ -85,7 +85,7 @@ def test_library_service_exposure_is_at_most_2():
 
 
 def test_library_service_scans_then_writes_playlists_at_idle_priority_reading_only():
-    from moodbox.library import LibrarySettings
+    from moodbox.music.library import LibrarySettings
 
     s = settings_of(LIBRARY_UNIT)
     assert s["Type"] == ["oneshot"] and s["User"] == ["moodbox"]

@@ -157,7 +157,7 @@ run systemctl enable mpd.service moodbox.service
 run systemctl restart moodbox.service
 
 note "nightly music library scan (moodbox-library.timer)"
-# The music tagger, found by moodbox.musicmood in $PREFIX/models beside the venv.
+# The music tagger, found by moodbox.music.musicmood in $PREFIX/models beside the venv.
 for name in moodbox-library.service moodbox-library.timer; do
     unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/$name")
     if ((DRY_RUN)); then echo "+ write $UNIT_DIR/$name"; else printf '%s\n' "$unit" > "$UNIT_DIR/$name"; fi

@@ -52,7 +52,7 @@ def _retries_unlogged(part: str) -> Iterator[None]:
 
 
 def _camera(cfg: Config) -> str:
-    with _retries_unlogged("camera"):
+    with _retries_unlogged("vision.camera"):
         source = open_source(cfg.camera.source, fps=cfg.camera.fps, give_up_after=CAMERA_GRACE)
         try:
             frame = source.read()
@@ -65,7 +65,7 @@ def _camera(cfg: Config) -> str:
 
 
 def _mpd(cfg: Config) -> str:
-    with _retries_unlogged("player"):
+    with _retries_unlogged("playback"):
         return _mpd_answers(cfg)
 
 
