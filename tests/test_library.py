@@ -152,16 +152,16 @@ def test_missing_music_dir_is_one_line(tmp_path):
     assert "library.music_dir" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_unusable_cache_is_one_line_and_the_scan_still_runs(music, tmp_path):
+def test_an_unusable_cache_is_one_line_and_the_scan_stops_before_analysing(music, tmp_path):
+    """A scan that cannot keep what it finds would analyse the whole library every night: it stops at once."""
     blocker = tmp_path / "file"
     blocker.write_text("")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {blocker / 'sub' / 'c.sqlite'}\n")
     result = moodbox("--config", str(cfg), "library", "scan", "--json")
-    assert result.returncode == 0, result.stderr
-    (warning,) = [line for line in result.stderr.splitlines() if "scan cache" in line]
-    assert "library.cache" in warning and "scanning without it" in warning and "Traceback" not in result.stderr
-    assert json.loads(result.stdout.splitlines()[-1])["tracks"] == 7
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "scan cache" in line and "library.cache" in line and "Traceback" not in result.stderr
 
 
 def test_a_read_only_cache_file_is_found_out_before_the_first_track():
@@ -189,16 +189,14 @@ def test_a_read_only_cache_file_is_found_out_before_the_first_track():
         shutil.rmtree(folder)
 
 
-def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path):
+def test_a_file_that_is_not_a_cache_is_refused_and_left_untouched(tmp_path):
     cache = tmp_path / "c.sqlite"
     cache.write_bytes(b"this is not SQLite" * 100)
-    with ScanCache(cache, tmp_path) as c:
-        c.store("a.wav", 1, 2, "v", evidence={"x": 1.0})
-        assert c.lookup("a.wav", 1, 2, "v").evidence == {"x": 1.0}
-        assert c.lookup("a.wav", 1, 3, "v") is None and c.lookup("a.wav", 1, 2, "w") is None
-    assert (tmp_path / "c.sqlite.corrupt").read_bytes().startswith(b"this is not")
+    with pytest.raises(CacheError, match="not a moodbox scan cache"):
+        ScanCache(cache, tmp_path)
+    assert cache.read_bytes() == b"this is not SQLite" * 100 and not (tmp_path / "c.sqlite.corrupt").exists()
     with pytest.raises(CacheError):
-        ScanCache(tmp_path / "c.sqlite.corrupt" / "x.sqlite", tmp_path)
+        ScanCache(cache / "x.sqlite", tmp_path)  # under a file: no folder can be made there
 
 
 def test_progress_bar_shows_an_eta_on_a_terminal_and_a_line_a_minute_elsewhere():
@@ -351,10 +349,10 @@ def test_playlists_without_a_scan_is_one_line(tmp_path):
     result = moodbox("--config", str(cfg), "library", "playlists")
     assert result.returncode == 2 and "run `moodbox library scan` first" in result.stderr
     assert len(result.stderr.splitlines()) == 1
-    for broken in (b"", b"garbage" * 1000):
+    for broken, says in ((b"", "run `moodbox library scan`"), (b"garbage" * 1000, "not a moodbox scan cache")):
         (tmp_path / "c.sqlite").write_bytes(broken)
         result = moodbox("--config", str(cfg), "library", "playlists")
-        assert result.returncode == 2 and "run `moodbox library scan`" in result.stderr, result.stderr
+        assert result.returncode == 2 and says in result.stderr, result.stderr
         assert len(result.stderr.splitlines()) == 1
 
 
@@ -383,7 +381,7 @@ def test_walk_finds_audio_files_like_mpd_does(tmp_path):
     (music / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
     os.close(os.open(os.fsencode(music) + b"/caf\xe9.wav", os.O_CREAT | os.O_WRONLY))  # a Latin-1 name
     warnings: list[str] = []
-    found = [file for file, _ in walk(music, music, warnings.append)]
+    found = [file for file, _ in walk(music, music, warnings.append).files]
     assert found == ["a/deep/two.flac", "a/one.MP3", "three.opus"]
     assert len(warnings) == 2 and any("not UTF-8" in w for w in warnings) and any("gone.wav" in w for w in warnings)
 

@@ -36,11 +36,9 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
     try:
         root, within = root_and_within(args.folder, settings.music_dir)
         progress = Progress()
-        try:
-            cache = ScanCache(settings.cache, root)
-        except CacheError as e:  # the cache is only a cache: the scan itself still works, it just forgets
-            progress.note(f"moodbox: {e}; scanning without it this time (nothing is kept)")
-            cache = ScanCache(ScanCache.MEMORY, root)
+        # A cache that cannot be written fails here, in the first second: a scan that kept nothing would
+        # analyse the whole library again every night and say all was well.
+        cache = ScanCache(settings.cache, root)
         with cache, cache.scanning():
             try:
                 result = scan(
@@ -51,6 +49,8 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
                     musicmood.place,
                     within=within,
                     progress=progress,
+                    follow_inside=settings.follow_inside_symlinks,
+                    follow_outside=settings.follow_outside_symlinks,
                     decode_errors=(AudioError,),
                 )
             except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from moodbox.base.moods import MOODS
+from moodbox.base.text import printable
 from moodbox.music.mood_playlists import (
     MOOD_POINTS,
     UPLIFT_POINTS,
@@ -51,6 +52,8 @@ class LibrarySettings:
     music_dir: Path = Path("/var/lib/mpd/music")  # MPD's music_directory: playlists name files relative to it
     cache: Path = Path("/var/lib/moodbox/library.sqlite")  # in the timer service's StateDirectory
     playlist_size: int = field(default=50, metadata={"min": 1, "max": 100000})
+    follow_inside_symlinks: bool = True  # as MPD's option of that name: links to folders inside music_dir
+    follow_outside_symlinks: bool = True  # as MPD's: links out of music_dir (never one back around it)
     moods: MoodPoints = field(default_factory=MoodPoints)  # where each mood sits (valence, arousal)
     uplift: UpliftPoints = field(default_factory=UpliftPoints)  # where `uplift.<mood>: auto` moves it
 
@@ -172,42 +175,104 @@ def _clock_time(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def walk(top: Path, root: Path, warn: Callable[[str], None]) -> list[tuple[str, os.stat_result]]:
-    """(path relative to root, stat) of every audio file under top, in name order.
+MAX_DEPTH = 64  # folders deeper than this are not music libraries but link mazes
 
-    Follows symbolic links as MPD does (each folder once, so a link loop ends), and skips hidden
-    names as MPD does (macOS leaves `._song.mp3` beside every song on a USB stick).
+
+@dataclass
+class Walk:
+    """What a walk of the music folder found."""
+
+    files: list[tuple[str, os.stat_result]] = field(default_factory=list)  # (MPD's name, stat), in name order
+    unreadable: list[str] = field(default_factory=list)  # folders (MPD's names) that could not be read this time
+
+
+def walk(
+    top: Path,
+    root: Path,
+    warn: Callable[[str], None],
+    follow_inside: bool = True,
+    follow_outside: bool = True,
+) -> Walk:
+    """Every audio file under top, named relative to root as MPD names it.
+
+    Symbolic links are followed as MPD's follow_inside_symlinks / follow_outside_symlinks say (both
+    on by default, as in MPD), with bounds MPD's own walk has in effect: each folder and each file
+    once (a link loop ends, a file reached twice is one track), never a link back to a folder that
+    holds the music folder (a link to `/` would walk the whole filesystem and the library again),
+    and at most MAX_DEPTH folders deep. Hidden names are skipped as MPD does (macOS leaves
+    `._song.mp3` beside every song on a USB stick).
     """
-    seen: set[tuple[int, int]] = set()
-    found: list[tuple[str, os.stat_result]] = []
-
-    def unreadable(e: OSError) -> None:
-        warn(f"cannot read folder {e.filename}: {e.strerror}; give the moodbox user read access to it")
-
-    for folder, dirs, names in os.walk(top, followlinks=True, onerror=unreadable):
-        here = os.stat(folder)
-        if (here.st_dev, here.st_ino) in seen:
-            dirs[:] = []
+    music = os.path.realpath(root)
+    seen_folders: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    found = Walk()
+    stack: list[tuple[str, int]] = [(os.fspath(top), 0)]
+    while stack:
+        folder, depth = stack.pop()
+        name = _name(folder, root)
+        try:
+            here = os.stat(folder)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError as e:
+            found.unreadable.append(name)
+            inside = _within(os.path.realpath(folder), music)
+            fix = "give the moodbox user read access to it" if inside else "it is outside the music folder; skipped"
+            warn(f"cannot read folder {printable(name or '.')}: {e.strerror}; {fix}")
             continue
-        seen.add((here.st_dev, here.st_ino))
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in AUDIO_SUFFIXES:
+        if (here.st_dev, here.st_ino) in seen_folders or depth > MAX_DEPTH:
+            continue
+        seen_folders.add((here.st_dev, here.st_ino))
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            path = os.path.join(folder, name)
-            file = os.path.relpath(path, root).replace(os.sep, "/")
+            if entry.is_symlink() and not _followed(entry.path, music, follow_inside, follow_outside):
+                continue
             try:
-                file.encode("utf-8")
-                info = os.stat(path)
-            except UnicodeEncodeError:
-                warn(f"skipped {file.encode('utf-8', 'surrogateescape')!r}: the name is not UTF-8 (MPD cannot list it)")
-                continue
-            except OSError as e:
-                warn(f"skipped {file}: {e.strerror} (a broken link?)")
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found.append((file, info))
-    return sorted(found, key=lambda item: item[0])
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if is_folder:
+                stack.append((entry.path, depth + 1))
+            elif os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES:
+                _add_file(found, seen_files, entry.path, root, warn)
+    found.files.sort(key=lambda item: item[0])
+    return found
+
+
+def _followed(link: str, music: str, follow_inside: bool, follow_outside: bool) -> bool:
+    """Whether a symbolic link is followed: as MPD's settings say, and never back around the music folder."""
+    target = os.path.realpath(link)
+    if target != music and _within(music, target):  # a folder that holds the music folder: `/`, `..`
+        return False
+    if _within(target, music):
+        return follow_inside and target != music
+    return follow_outside
+
+
+def _add_file(found: Walk, seen: set[tuple[int, int]], path: str, root: Path, warn: Callable[[str], None]) -> None:
+    file = _name(path, root)
+    try:
+        file.encode("utf-8")
+        info = os.stat(path)
+    except UnicodeEncodeError:
+        warn(f"skipped {printable(file)}: the name is not UTF-8 (MPD cannot list it); rename the file")
+        return
+    except OSError as e:
+        warn(f"skipped {printable(file)}: {e.strerror} (a broken link?)")
+        return
+    if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+        seen.add((info.st_dev, info.st_ino))
+        found.files.append((file, info))
+
+
+def _name(path: str, root: Path) -> str:
+    """MPD's name for a path under root: relative, '/'-separated; "" for root itself."""
+    name = os.path.relpath(path, root).replace(os.sep, "/")
+    return "" if name == "." else name
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _inside(file: str, within: str) -> bool:
@@ -225,6 +290,8 @@ def scan(
     progress: Progress | None = None,
     decode_errors: tuple[type[Exception], ...] = (),
     clock: Callable[[], float] = time.monotonic,
+    follow_inside: bool = True,
+    follow_outside: bool = True,
 ) -> ScanResult:
     """Bring the cache up to date with the audio files under root/within and place them all.
 
@@ -236,9 +303,15 @@ def scan(
     started = clock()
     progress = progress or Progress()
     result = ScanResult()
-    files = walk(root / within if within else root, root, progress.note)
+    walked = walk(root / within if within else root, root, progress.note, follow_inside, follow_outside)
+    files = walked.files
     present = {file for file, _ in files}
-    gone = [file for file in cache.files() if _inside(file, within) and file not in present]
+    # A folder unreadable tonight (permissions, a disk asleep) is not a folder gone: its analyses stay.
+    gone = [
+        file
+        for file in cache.files()
+        if _inside(file, within) and file not in present and not any(_inside(file, f) for f in walked.unreadable)
+    ]
     if files:
         cache.forget(gone)
         result.removed = len(gone)
@@ -260,15 +333,26 @@ def scan(
         progress.start(len(todo))
         try:
             for file, info in todo:
-                progress.show(file)
+                progress.show(printable(file))
+                if not os.access(root / file, os.R_OK):  # not the file's fault: tried again once readable
+                    progress.note(
+                        f"skipped {printable(file)}: permission denied; give the moodbox user read access to it "
+                        "(it is tried again on the next scan)"
+                    )
+                    result.failed += 1
+                    progress.step()
+                    continue
                 try:
                     found = tool.analyse(root / file)
                 except decode_errors as e:
                     cache.store(file, info.st_size, info.st_mtime_ns, version, error=str(e))
-                    progress.note(f"skipped {e}")  # the error names the file and why
+                    progress.note(f"skipped {printable(str(e))}")  # the error names the file and why
                     result.failed += 1
                 except Exception as e:  # an analysis fault on one odd file must not stop every nightly scan there
-                    progress.note(f"skipped {file}: analysis failed ({type(e).__name__}: {e}); tried again next scan")
+                    progress.note(
+                        f"skipped {printable(file)}: analysis failed ({type(e).__name__}: {printable(str(e))}); "
+                        "tried again next scan"
+                    )
                     result.failed += 1
                 else:
                     cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)

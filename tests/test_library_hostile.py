@@ -1,0 +1,202 @@
+"""The music library in a hostile home (issue 21): a damaged or foreign cache, a cache moodbox may not
+write, a full disk, files and folders unreadable for a night, symbolic links out of the library and
+names that would forge log lines. Real SQLite files, real folders, the real scan as another user."""
+
+import io
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from mpd_sandbox import make_library
+
+from conftest import ROOT
+from moodbox.music.library import Progress, scan, walk
+from moodbox.music.scancache import CacheError, ScanCache
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="acts as another user or mounts a filesystem: needs root")
+
+
+def moodbox(*args: str, user: list[str] | None = None) -> subprocess.CompletedProcess:
+    command = [*(user or []), sys.executable, "-m", "moodbox", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def fill_cache(path: Path, rows: int) -> None:
+    with ScanCache(path, path.parent) as cache:
+        for i in range(rows):
+            cache.store(f"artist/album/track-{i:05d}.flac", 1000 + i, i, "v", evidence={"x": float(i), "pad": 1e9 + i})
+
+
+def test_a_damaged_page_is_found_at_open_moved_aside_and_rebuilt(tmp_path, caplog):
+    """One bad page (an SD card's bit rot) opened fine and then failed every scan with a traceback."""
+    cache = tmp_path / "c.sqlite"
+    fill_cache(cache, 3000)
+    data = bytearray(cache.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    middle = (len(data) // page // 2) * page
+    data[middle : middle + page] = os.urandom(page)
+    cache.write_bytes(bytes(data))
+    with ScanCache(cache, tmp_path) as rebuilt:
+        assert rebuilt.files() == set()
+        rebuilt.store("a.wav", 1, 2, "v", evidence={"x": 1.0})
+    assert (tmp_path / "c.sqlite.corrupt").read_bytes() == bytes(data)
+    (line,) = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
+    assert "moved to" in line and "scanning afresh" in line
+
+
+def test_a_foreign_sqlite_database_and_its_lock_are_left_untouched(tmp_path):
+    """A library.cache naming another program's database renamed it and truncated `<name>.lock`."""
+    other = tmp_path / "photos.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE albums (name TEXT)")
+    db.execute("INSERT INTO albums VALUES ('summer')")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    lock = tmp_path / "photos.db.lock"
+    lock.write_text("someone else's lock")
+    with pytest.raises(CacheError, match="another program"):
+        ScanCache(other, tmp_path)
+    assert other.read_bytes() == before and lock.read_text() == "someone else's lock"
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(other)
+    with pytest.raises(CacheError, match="not a regular file"):
+        ScanCache(link, tmp_path)
+
+
+def test_our_own_lock_file_is_never_truncated(tmp_path):
+    cache = tmp_path / "c.sqlite"
+    (tmp_path / "c.sqlite.lock").write_text("kept")
+    with ScanCache(cache, tmp_path) as c, c.scanning():
+        pass
+    assert (tmp_path / "c.sqlite.lock").read_text() == "kept"
+
+
+@needs_root
+def test_a_cache_left_owned_by_root_fails_in_the_first_second_naming_chown(tmp_path):
+    """After `sudo moodbox library scan`, the nightly scan as moodbox analysed everything, kept nothing, exit 0."""
+    folder = Path(tempfile.mkdtemp(prefix="moodbox-owned-"))
+    try:
+        folder.chmod(0o777)
+        music = folder / "music"
+        music.mkdir()
+        cache = folder / "c.sqlite"
+        fill_cache(cache, 3)  # written by root, 644: readable, not writable by the moodbox user
+        cfg = folder / "c.yaml"
+        cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {cache}\n")
+        cfg.chmod(0o644)
+        result = moodbox("--config", str(cfg), "library", "scan", user=AS_NOBODY)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert "chown" in line and "full" not in line and "Traceback" not in line
+    finally:
+        shutil.rmtree(folder)
+
+
+@needs_root
+def test_a_full_disk_is_said_as_a_full_disk_before_any_track(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with open(disk / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        with pytest.raises(CacheError) as refused:
+            ScanCache(disk / "c.sqlite", tmp_path)
+        assert "is full" in str(refused.value) and "chown" not in str(refused.value)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+@needs_root
+def test_a_file_or_folder_unreadable_for_a_night_is_not_forgotten():
+    """Permissions fixed the next day: the file is analysed then (it was cached as "damaged"), and a folder's
+    analyses survive the night it could not be read (they were deleted and its songs left the playlists)."""
+    top = Path(tempfile.mkdtemp(prefix="moodbox-perm-"))
+    try:
+        top.chmod(0o755)
+        make_library(top, songs_per_mood=1, song_seconds=3)
+        music = top / "music"
+        for path in [top, *top.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        state = top / "state"
+        state.mkdir(mode=0o777)
+        state.chmod(0o777)
+        cfg = top / "c.yaml"
+        cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {state / 'c.sqlite'}\n")
+        cfg.chmod(0o644)
+        locked = music / "happy" / "happy-1.wav"
+        locked.chmod(0o600)
+        first = moodbox("--config", str(cfg), "library", "scan", user=AS_NOBODY)
+        assert first.returncode == 0, first.stderr
+        assert "happy/happy-1.wav: permission denied" in first.stderr and "6 tracks placed" in first.stdout
+        locked.chmod(0o644)
+        (music / "sad").chmod(0o700)  # tonight the sad folder is unreadable instead
+        second = moodbox("--config", str(cfg), "library", "scan", user=AS_NOBODY)
+        assert second.returncode == 0, second.stderr
+        assert "1 analysed" in second.stdout and "gone from the library" not in second.stdout
+        assert "cannot read folder sad" in second.stderr
+        with ScanCache(state / "c.sqlite", music) as cache:
+            assert "sad/sad-1.wav" in cache.files() and "happy/happy-1.wav" in cache.files()
+    finally:
+        shutil.rmtree(top)
+
+
+def test_links_are_followed_as_mpd_does_but_never_around_the_library(tmp_path):
+    """A link to / found 487 files across the filesystem and advised reading /etc/ssl/private."""
+    music = tmp_path / "music"
+    (music / "album").mkdir(parents=True)
+    (music / "album" / "song.flac").write_bytes(b"x")
+    elsewhere = tmp_path / "usb"
+    elsewhere.mkdir()
+    (elsewhere / "live.ogg").write_bytes(b"x")
+    (music / "everything").symlink_to("/")
+    (music / "up").symlink_to("..")
+    (music / "usb").symlink_to(elsewhere)
+    (music / "again").symlink_to(music / "album")  # the same folder twice: one track
+    warnings: list[str] = []
+    found = [file for file, _ in walk(music, music, warnings.append).files]
+    assert found == ["again/song.flac", "usb/live.ogg"] or found == ["album/song.flac", "usb/live.ogg"]
+    assert warnings == []
+    inside_only = walk(music, music, warnings.append, follow_outside=False).files
+    assert [file for file, _ in inside_only] in (["album/song.flac"], ["again/song.flac"])
+    no_links = walk(music, music, warnings.append, follow_inside=False, follow_outside=False).files
+    assert [file for file, _ in no_links] == ["album/song.flac"]
+
+
+def test_names_that_would_forge_log_lines_are_printed_escaped(tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    evil = "x.wav\nJan 01 00:00:00 pi sshd[1]: Accepted password for root\x1b[2K.wav"
+    (music / evil).symlink_to(tmp_path / "nowhere")  # a broken link: one warning naming the file
+    (music / "bad\x07.wav").write_bytes(b"not audio at all")
+    out = io.StringIO()
+    from moodbox.music import musicmood
+    from moodbox.music.audio import AudioError
+
+    with ScanCache(tmp_path / "c.sqlite", music) as cache:
+        scan(
+            music,
+            cache,
+            musicmood.TrackAnalyser,
+            musicmood.ANALYSIS_VERSION,
+            musicmood.place,
+            progress=Progress(stream=out, tty=False),
+            decode_errors=(AudioError,),
+        )
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("skipped")]
+    assert len(lines) == 2, out.getvalue()
+    assert all("\x1b" not in line and "\x07" not in line for line in lines)
+    assert any("x.wav\\x0aJan 01" in line for line in lines) and any("bad\\x07.wav" in line for line in lines)
