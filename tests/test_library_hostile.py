@@ -200,3 +200,66 @@ def test_names_that_would_forge_log_lines_are_printed_escaped(tmp_path):
     assert len(lines) == 2, out.getvalue()
     assert all("\x1b" not in line and "\x07" not in line for line in lines)
     assert any("x.wav\\x0aJan 01" in line for line in lines) and any("bad\\x07.wav" in line for line in lines)
+
+
+def latin1_song(server) -> str:
+    """Copy a real song under a Latin-1 name (b'caf\\xe9.wav') into MPD's library: MPD lists it as raw bytes."""
+    music = server.root / "music"
+    shutil.copy(music / "happy" / "happy-1.wav", os.fsencode(music) + b"/happy/caf\xe9.wav")
+    server.update()
+    return "happy/caf\xe9.wav"
+
+
+def test_mpd_asked_in_windows_and_a_name_that_is_not_utf8_is_left_out(mpd_server):
+    """`listall` in one reply overflows MPD's output buffer on a large library, and one Latin-1 name made every
+    night's `library playlists` end in a traceback."""
+    from moodbox.playback.connection import MpdSettings
+    from moodbox.playback.stored_playlists import known_files
+
+    latin1_song(mpd_server)
+    settings = MpdSettings(host="127.0.0.1", port=mpd_server.port)
+    known = known_files(settings, window=4)  # 22 songs in 6 windows: the paging itself is what is tested
+    assert known.undecodable == 1 and len(known.files) == 21
+    assert "happy/happy-1.wav" in known.files and all("caf" not in f for f in known.files)
+
+
+def test_a_hand_made_playlist_naming_a_latin1_file_still_plays_and_check_names_the_cause(mpd_server, tmp_path, caplog):
+    """It stopped that mood's music and logged an error pair every 5 s blaming mpd.password; check agreed."""
+    import logging
+
+    from moodbox.playback.connection import MpdSettings
+    from moodbox.playback.player import Player
+
+    latin1_song(mpd_server)
+    (mpd_server.root / "playlists" / "happy.m3u").write_bytes(
+        b"happy/happy-1.wav\nhappy/caf\xe9.wav\nhappy/happy-2.wav\n"
+    )
+    caplog.set_level(logging.INFO, logger="moodbox.playback")
+    player = Player(MpdSettings(host="127.0.0.1", port=mpd_server.port), {"happy": "happy"}, seed=1)
+    try:
+        player.follow("happy")
+        for position in range(3):  # each song current in turn, the Latin-1 one among them
+            client = mpd_server.client()
+            try:
+                assert client.status()["state"] == "play" and int(client.status()["playlistlength"]) == 3
+                client.play(position)
+            finally:
+                client.disconnect()
+            for _ in range(2):  # the unreadable name costs one connection, once; nothing is refused or raised
+                player._next_poll = 0.0
+                player.poll()
+            assert player.problem is None and player.connected
+        assert player.playlist == "happy" and len(player.recently_played()) == 2
+    finally:
+        player.close()
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(messages) == 1 and "not UTF-8" in messages[0] and "password" not in messages[0]
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"camera:\n  source: {ROOT / 'tests' / 'fixtures' / 'faces' / 'happy'}\n"
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+    )
+    checked = moodbox("--config", str(cfg), "check")
+    (mpd_line,) = [line for line in checked.stdout.splitlines() if " mpd: " in line]
+    assert "not UTF-8" in mpd_line and "password" not in mpd_line and "Traceback" not in checked.stderr

@@ -210,12 +210,12 @@ def test_a_playlist_of_only_lost_songs_leaves_the_music_playing(mpd_server, capl
 
 def test_a_song_lost_between_listing_and_queueing_is_skipped(mpd_server):
     # The race the listing cannot see: MPD refuses the add itself ([50@n]); the songs around it still go in.
-    from moodbox.playback.player import _append
+    from moodbox.playback.queue_edits import append_songs
 
     player = player_for(mpd_server)
     assert player.connect()
     songs = ["happy/happy-1.wav", "gone/x.wav", "happy/happy-2.wav", "gone/y.wav", "happy/happy-3.wav"]
-    added, skipped = player.mpd.run(lambda c: _append(c, songs))
+    added, skipped = player.mpd.run(lambda c: append_songs(c, songs))
     assert added == ["happy/happy-1.wav", "happy/happy-2.wav", "happy/happy-3.wav"]
     assert skipped == ["gone/x.wav", "gone/y.wav"]
     assert queue(mpd_server) == added

@@ -13,12 +13,13 @@ import json
 import sys
 
 import mpd
+from mpd.base import FailureResponseCode
 
 from moodbox.config import Config
 from moodbox.music.library import LibraryError, Progress, ScanResult, root_and_within, scan
 from moodbox.music.mood_playlists import plan
 from moodbox.music.scancache import CacheError, ScanCache
-from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client
+from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
 from moodbox.playback.stored_playlists import known_files, write
 
 
@@ -101,10 +102,15 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
         return _fail(str(e))
     if not scored:
         return _fail(f"no analysed tracks of {settings.music_dir} in {settings.cache}; run `moodbox library scan`")
-    client = open_client(cfg.mpd)
     try:
-        known = known_files(client)
-        usable = [file for file in scored if file in known]
+        known = known_files(cfg.mpd)
+        usable = [file for file in scored if file in known.files]
+        if known.undecodable:
+            print(
+                f"moodbox: {known.undecodable} song(s) in MPD's database have file names that are not UTF-8; "
+                "they stay out of the playlists; rename them to UTF-8 (convmv -f latin1 -t utf8 -r --notest DIR)",
+                file=sys.stderr,
+            )
         if not usable:
             return _fail(
                 f"none of the {len(scored)} analysed tracks is in MPD's database; set library.music_dir to MPD's "
@@ -113,13 +119,17 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
         points = musicmood.place([scored[file] for file in usable])
         tracks = [(file, v, a) for file, (v, a) in zip(usable, points, strict=True)]
         playlists = plan(tracks, settings.targets(), settings.playlist_size)
-        write(client, playlists)
+        client = open_client(cfg.mpd)
+        try:
+            write(client, playlists)
+        finally:
+            close_quietly(client)
     except mpd.CommandError as e:
+        if e.errno in (FailureResponseCode.PASSWORD, FailureResponseCode.PERMISSION):
+            raise refusal(e, cfg.mpd.address) from None
         raise PlayerError(f"MPD refused the playlists ({e}); check MPD's playlist_directory is writable") from None
     except CONNECTION_ERRORS as e:
         raise PlayerError(f"MPD went away while writing the playlists ({e}); run this again") from None
-    finally:
-        close_quietly(client)
     size = len(next(iter(playlists.values())))
     line = f"wrote {len(playlists)} playlists of {size} tracks ({', '.join(playlists)}) from {len(usable)} tracks"
     missing = len(scored) - len(usable)

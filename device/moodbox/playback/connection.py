@@ -93,6 +93,14 @@ class AnotherInstance(PlayerError):
     """Another moodbox already steers this MPD."""
 
 
+class UndecodableReply(RuntimeError):
+    """MPD's reply named a file whose name is not UTF-8, which python-mpd2 cannot read.
+
+    python-mpd2 fails in the middle of such a reply and the rest of it is still on the socket, so the
+    connection is dropped (the next command opens a new one) before this is raised.
+    """
+
+
 @dataclass(frozen=True)
 class MpdSettings:
     """The `mpd:` section of config.yaml."""
@@ -346,7 +354,10 @@ class MpdConnection:
         self._trouble, self.last_error, self.problem = None, "", None
 
     def run(self, command: Callable[[mpd.MPDClient], Any]) -> Any:
-        """Run `command(client)`; None if MPD cannot be reached or refuses us. Raises other CommandErrors."""
+        """Run `command(client)`; None if MPD cannot be reached or refuses us.
+
+        Raises other CommandErrors, and UndecodableReply for a reply naming a file that is not UTF-8.
+        """
         if not self._connected:
             if self._clock() < self._retry_at:
                 if self._trouble is not None:
@@ -371,6 +382,9 @@ class MpdConnection:
                 raise
             self.refused(refusal(e, self.address))
             return None
+        except UnicodeDecodeError:
+            self._drop()
+            raise UndecodableReply(f"MPD at {self.address} named a file whose name is not UTF-8") from None
 
     def do(self, command: Callable[[mpd.MPDClient], Any]) -> bool:
         """Run a command whose reply carries nothing (python-mpd2 returns None); True if MPD took it."""

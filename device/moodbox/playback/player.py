@@ -46,7 +46,8 @@ import mpd
 from mpd.base import FailureResponseCode
 
 from moodbox.base.moods import AWAY
-from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition
+from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
+from moodbox.playback.queue_edits import list_playlist, load_shuffled, requeue
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Player:
         self._random = random.Random(seed)
         self._recent: deque[tuple[str, str]] = deque(maxlen=200)  # (songid, file) of songs heard
         self._missing_said: dict[str, frozenset[str]] = {}  # playlist -> the missing songs already logged
+        self._undecodable_said: set[str] = set()  # playlists already said to name a file that is not UTF-8
         self._chosen: dict[str, str] = {}  # mood -> the playlist its candidates last resolved to ("" none)
         self.mood: str | None = None  # the mood the music should follow
         self.playlist: str | None = None  # the playlist moodbox last queued
@@ -169,7 +171,7 @@ class Player:
         self._safely(self._skip)
 
     def recently_played(self) -> list[str]:
-        return [file for _, file in self._recent]
+        return [file for _, file in self._recent if file]
 
     def close(self) -> None:
         self.mpd.close()
@@ -213,7 +215,10 @@ class Player:
         songid = status.get("songid")
         if status.get("state") != "play" or songid is None or (self._recent and self._recent[-1][0] == songid):
             return
-        song = self.mpd.run(lambda c: c.currentsong()) or {}
+        try:
+            song = self.mpd.run(lambda c: c.currentsong()) or {}
+        except UndecodableReply:
+            song = {"file": ""}  # heard, but its name cannot be read
         if "file" in song:
             self._recent.append((songid, song["file"]))
 
@@ -243,12 +248,15 @@ class Player:
             self._applied, self._ours = mood, (status.get("playlist", ""), "play")  # already playing
             return
         try:
-            listing = self.mpd.run(partial(_list_playlist, name=name))
+            listing = self.mpd.run(partial(list_playlist, name=name))
         except mpd.CommandError as e:
             if e.errno != FailureResponseCode.NO_EXIST:
                 raise
             log.error("playlist '%s' for %s: %s; create it in MPD or fix playlists.%s", name, mood, e.msg, mood)
             self._applied = mood
+            return
+        except UndecodableReply:
+            self._apply_loaded(name, mood, transition)
             return
         if listing is None:
             return
@@ -259,13 +267,33 @@ class Player:
             return
         queued: list[str] = []
         if songs:
-            requeue = partial(_requeue, songs=self._shuffled(songs), after_song=transition == "after_song")
-            result = self.mpd.run(requeue)
+            shuffled = _shuffled(self._random, songs, set(self.recently_played()))
+            edit = partial(requeue, songs=shuffled, after_song=transition == "after_song")
+            result = self.mpd.run(edit)
             if result is None:
                 return
             queued, gone = result
             missing = missing + gone
         _report_missing(self._missing_said, name, mood, missing, len(queued))
+        self._applied = mood
+        if queued:
+            self.playlist = name
+            self._remember_our_change()
+
+    def _apply_loaded(self, name: str, mood: str, transition: Transition) -> None:
+        """A playlist naming a file that is not UTF-8 cannot be listed here: MPD queues it itself (`load`)."""
+        queued = self.mpd.run(partial(load_shuffled, name=name, after_song=transition == "after_song"))
+        if queued is None:
+            return
+        if name not in self._undecodable_said:
+            self._undecodable_said.add(name)
+            log.warning(
+                "playlist '%s' for %s names a file whose name is not UTF-8, which moodbox cannot read; MPD queued "
+                "the playlist itself (%d songs, shuffled); rename the file to UTF-8 (convmv -f latin1 -t utf8)",
+                name,
+                mood,
+                queued,
+            )
         self._applied = mood
         if queued:
             self.playlist = name
@@ -307,14 +335,6 @@ class Player:
             self._applied = AWAY
             self._remember_our_change()
 
-    def _shuffled(self, songs: list[str]) -> list[str]:
-        """Random order, with songs heard recently moved to the back."""
-        heard = set(self.recently_played())
-        fresh, again = [s for s in songs if s not in heard], [s for s in songs if s in heard]
-        self._random.shuffle(fresh)
-        self._random.shuffle(again)
-        return fresh + again
-
     def _remember_our_change(self) -> None:
         status = self.mpd.status()
         if status is not None:
@@ -342,63 +362,51 @@ class Player:
         survey = {}
         for mood, names in self.playlists.items():
             name = next((n for n in names if n in present), "")
-            survey[mood] = PlaylistChoice(names, name, self._problem(names, name, listings))
+            survey[mood] = PlaylistChoice(names, name, _problem(self.mpd, names, name, listings))
         return survey
 
-    def _problem(self, names: Candidates, name: str, listings: dict[str, tuple[list[str], list[str]]]) -> str:
-        """What keeps playlist `name` (chosen from `names`) from playing; "" if nothing does."""
-        if not names:
-            return ""
-        if not name:
-            if len(names) == 1:
-                return f"playlist '{names[0]}' does not exist in MPD"
-            return f"none of {', '.join(repr(n) for n in names)} exists in MPD"
-        if name not in listings:
-            listing = self.mpd.run(partial(_list_playlist, name=name))
-            if listing is None:
-                raise self.problem or PlayerError(f"MPD at {self.address} went away ({self.last_error}); try again")
-            listings[name] = listing
-        songs, missing = listings[name]
-        if not songs and not missing:
-            return f"playlist '{name}' is empty"
-        if missing:
-            shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
-            return (
-                f"playlist '{name}' names {len(missing)} song(s) MPD does not have ({shown}; "
-                "mpc update if the files are there, else re-save the playlist)"
-            )
+
+def _problem(
+    connection: MpdConnection, names: Candidates, name: str, listings: dict[str, tuple[list[str], list[str]]]
+) -> str:
+    """What keeps playlist `name` (chosen from `names`) from playing; "" if nothing does."""
+    if not names:
         return ""
+    if not name:
+        if len(names) == 1:
+            return f"playlist '{names[0]}' does not exist in MPD"
+        return f"none of {', '.join(repr(n) for n in names)} exists in MPD"
+    if name not in listings:
+        try:
+            listing = connection.run(partial(list_playlist, name=name))
+        except UndecodableReply:
+            return (
+                f"playlist '{name}' names a file whose name is not UTF-8 (MPD plays it, moodbox cannot list it); "
+                "rename the file to UTF-8 (convmv -f latin1 -t utf8)"
+            )
+        if listing is None:
+            raise connection.problem or PlayerError(
+                f"MPD at {connection.address} went away ({connection.last_error}); try again"
+            )
+        listings[name] = listing
+    songs, missing = listings[name]
+    if not songs and not missing:
+        return f"playlist '{name}' is empty"
+    if missing:
+        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        return (
+            f"playlist '{name}' names {len(missing)} song(s) MPD does not have ({shown}; "
+            "mpc update if the files are there, else re-save the playlist)"
+        )
+    return ""
 
 
-def _requeue(client: mpd.MPDClient, songs: list[str], after_song: bool) -> tuple[list[str], list[str]]:
-    """Append the new songs, then remove the old ones: (songs queued, songs MPD does not have).
-
-    after_song (and music playing): the playing song stays and MPD moves on to the new songs when
-    it ends. Otherwise the first new song plays at once. Nothing is removed before the new songs
-    are in, so a failure at any point leaves music in the queue.
-    """
-    queued, gone = _append(client, songs)
-    if not queued:
-        return queued, gone
-    # Read after appending, just before the edit: the playing song can hardly move on in between.
-    status = client.status()
-    length = int(status.get("playlistlength", 0)) - len(queued)  # the old songs, before the new ones
-    keep = int(status["song"]) if after_song and status.get("state") == "play" and "song" in status else None
-    client.command_list_ok_begin()
-    client.repeat(1)  # the mood's playlist loops until the mood changes
-    client.random(0)
-    if keep is None:
-        client.play(length)  # the first new song
-    if keep is None or keep >= length:  # (keep >= length: the old songs ran out meanwhile, a new one plays)
-        if length:
-            client.delete((0, length))
-    else:
-        if keep + 1 < length:
-            client.delete((keep + 1, length))
-        if keep > 0:
-            client.delete((0, keep))
-    client.command_list_end()
-    return queued, gone
+def _shuffled(rng: random.Random, songs: list[str], heard: set[str]) -> list[str]:
+    """Random order, with songs heard recently moved to the back."""
+    fresh, again = [s for s in songs if s not in heard], [s for s in songs if s in heard]
+    rng.shuffle(fresh)
+    rng.shuffle(again)
+    return fresh + again
 
 
 def _report_missing(
@@ -432,46 +440,3 @@ def _report_missing(
             shown,
             fix,
         )
-
-
-def _list_playlist(client: mpd.MPDClient, name: str) -> tuple[list[str], list[str]]:
-    """A stored playlist's songs as (those MPD has, those it does not).
-
-    MPD lists a song it has with its tags and one it does not with its file name alone; a URL (a
-    radio stream) has no tags either and is MPD's to fetch.
-    """
-    songs, missing = [], []
-    for entry in client.listplaylistinfo(name):
-        if len(entry) > 1 or "://" in entry["file"]:
-            songs.append(entry["file"])
-        else:
-            missing.append(entry["file"])
-    return songs, missing
-
-
-def _append(client: mpd.MPDClient, songs: list[str]) -> tuple[list[str], list[str]]:
-    """Add songs to the end of the queue, skipping those MPD no longer has: (added, skipped).
-
-    A command list stops at its first failing command and says which one (`[50@offset]`): the songs
-    before it are in, so the rest is sent again without the missing one. That covers a song removed
-    between listing the playlist and queueing it.
-    """
-    added: list[str] = []
-    skipped: list[str] = []
-    rest = songs
-    while rest:
-        client.command_list_ok_begin()
-        for song in rest:
-            client.add(song)
-        try:
-            client.command_list_end()
-        except mpd.CommandError as e:
-            if e.errno != FailureResponseCode.NO_EXIST or e.offset is None:
-                raise
-            added += rest[: e.offset]
-            skipped.append(rest[e.offset])
-            rest = rest[e.offset + 1 :]
-        else:
-            added += rest
-            break
-    return added, skipped
