@@ -22,6 +22,13 @@ AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="acts as another user or mounts a filesystem: needs root")
 
 
+@pytest.fixture
+def music(tmp_path) -> Path:
+    """Seven real WAV songs (a chord per mood, 3 s each), laid out <mood>/<mood>-1.wav as MPD's sandbox does."""
+    make_library(tmp_path, songs_per_mood=1, song_seconds=3)
+    return tmp_path / "music"
+
+
 def moodbox(*args: str, user: list[str] | None = None) -> subprocess.CompletedProcess:
     command = [*(user or []), sys.executable, "-m", "moodbox", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -263,3 +270,77 @@ def test_a_hand_made_playlist_naming_a_latin1_file_still_plays_and_check_names_t
     checked = moodbox("--config", str(cfg), "check")
     (mpd_line,) = [line for line in checked.stdout.splitlines() if " mpd: " in line]
     assert "not UTF-8" in mpd_line and "password" not in mpd_line and "Traceback" not in checked.stderr
+
+
+def test_a_damaged_music_model_is_refused_not_run(tmp_path):
+    """A damaged musicnn.tflite loaded, gave NaN for every track and exit 0."""
+    from moodbox.base.litert import ModelError
+    from moodbox.music.tagger import MusicTagger
+
+    for name in ("musicnn.tflite", "musicnn.json"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    model = tmp_path / "musicnn.tflite"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 32] = bytes(32)
+    model.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the sha256"):
+        MusicTagger(model)
+
+
+def test_nan_never_reaches_the_cache_and_a_cached_nan_is_analysed_again(music, tmp_path):
+    from moodbox.music import musicmood
+    from moodbox.music.audio import AudioError
+
+    class NaNOnSad(musicmood.TrackAnalyser):
+        def analyse(self, path: Path) -> dict[str, float]:
+            found = super().analyse(path)
+            return {key: float("nan") for key in found} if Path(path).name == "sad-1.wav" else found
+
+    out = io.StringIO()
+    with ScanCache(tmp_path / "c.sqlite", music) as cache:
+        result = scan(
+            music,
+            cache,
+            NaNOnSad,
+            musicmood.ANALYSIS_VERSION,
+            musicmood.place,
+            progress=Progress(stream=out, tty=False),
+            decode_errors=(AudioError,),
+        )
+        assert "sad/sad-1.wav" not in cache.files() and result.failed == 1 and len(result.tracks) == 6
+        cache.store(
+            "sad/sad-1.wav", *stat_of(music / "sad" / "sad-1.wav"), musicmood.ANALYSIS_VERSION, {"x": float("nan")}
+        )
+        again = scan(
+            music,
+            cache,
+            musicmood.TrackAnalyser,
+            musicmood.ANALYSIS_VERSION,
+            musicmood.place,
+            progress=Progress(stream=io.StringIO(), tty=False),
+            decode_errors=(AudioError,),
+        )
+    assert "not finite" in out.getvalue() and again.analysed == 1 and len(again.tracks) == 7
+
+
+def stat_of(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+def test_silence_and_a_1_hz_tone_stay_out_of_the_playlists_said_once(music, tmp_path):
+    import numpy as np
+    import soundfile
+
+    rate = 16000
+    soundfile.write(music / "silence.wav", np.zeros(rate * 40, np.float32), rate)
+    t = np.arange(rate * 40) / rate
+    soundfile.write(music / "one-hertz.wav", (0.5 * np.sin(2 * np.pi * 1.0 * t)).astype(np.float32), rate)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'c.sqlite'}\n")
+    first = moodbox("--config", str(cfg), "library", "scan")
+    assert first.returncode == 0, first.stderr
+    left_out = [line for line in first.stderr.splitlines() if line.startswith("left out")]
+    assert len(left_out) == 2 and "7 tracks placed" in first.stdout and "2 silent, left out" in first.stdout
+    second = moodbox("--config", str(cfg), "library", "scan")
+    assert "left out" not in second.stderr and "2 silent, left out" in second.stdout

@@ -25,6 +25,7 @@ scale and shift. It then
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import zipfile
@@ -223,6 +224,7 @@ def main() -> None:
         args.out.write_bytes(tflite)
         sidecar = {
             "model": "musicnn MSD_musicnn (Pons & Serra 2019), musicnn 0.1.0 wheel, ISC licence; float16 weights",
+            "sha256": hashlib.sha256(tflite).hexdigest(),  # the device loads the model only if this matches
             "labels": MSD_LABELS,
             "sample_rate": SAMPLE_RATE,
             "n_fft": N_FFT,

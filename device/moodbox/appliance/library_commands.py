@@ -16,7 +16,7 @@ import mpd
 from mpd.base import FailureResponseCode
 
 from moodbox.config import Config
-from moodbox.music.library import LibraryError, Progress, ScanResult, root_and_within, scan
+from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
 from moodbox.music.mood_playlists import plan
 from moodbox.music.scancache import CacheError, ScanCache
 from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
@@ -69,6 +69,7 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
             "cached": result.cached,
             "failed": result.failed + result.failed_before,
             "removed": result.removed,
+            "silent": result.silent,
             "seconds": round(result.seconds, 3),
         }
         print(json.dumps(summary))
@@ -85,6 +86,8 @@ def _summary(result: ScanResult) -> str:
         parts.append(f"{result.failed_before} undecodable before (retried when the file changes)")
     if result.removed:
         parts.append(f"{result.removed} gone from the library")
+    if result.silent:
+        parts.append(f"{result.silent} silent, left out")
     return f"{len(result.tracks)} tracks placed: {', '.join(parts)} ({result.seconds:.1f} s)"
 
 
@@ -104,7 +107,7 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
         return _fail(f"no analysed tracks of {settings.music_dir} in {settings.cache}; run `moodbox library scan`")
     try:
         known = known_files(cfg.mpd)
-        usable = [file for file in scored if file in known.files]
+        usable = [file for file in scored if file in known.files and placeable(scored[file])]
         if known.undecodable:
             print(
                 f"moodbox: {known.undecodable} song(s) in MPD's database have file names that are not UTF-8; "

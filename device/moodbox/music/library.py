@@ -12,6 +12,7 @@ The analysis stack (decoder, TFLite) is imported only when a scan has something 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import stat
@@ -98,6 +99,7 @@ class ScanResult:
     failed: int = 0  # could not be decoded this time
     failed_before: int = 0  # remembered as undecodable, not retried until the file changes
     removed: int = 0  # gone from the library, dropped from the cache
+    silent: int = 0  # analysed, but silence or close to it: out of the mood playlists
     seconds: float = 0.0
 
 
@@ -176,6 +178,24 @@ def _clock_time(seconds: float) -> str:
 
 
 MAX_DEPTH = 64  # folders deeper than this are not music libraries but link mazes
+# Quieter than this over the whole excerpt is not music to play by mood: silence, or a hiss. Quiet
+# classical music measures about -35 LUFS; BS.1770's gate, digital silence, is -70.
+QUIETEST_LUFS = -50.0
+LOWEST_CENTROID_HZ = 20.0  # sound whose spectral centre lies below hearing (a 1 Hz test file: 6 Hz) is not music
+
+
+def finite(evidence: Mapping[str, float]) -> bool:
+    """Every number of an analysis is finite: NaN (a damaged model, a broken decode) never goes further."""
+    return all(math.isfinite(value) for value in evidence.values())
+
+
+def placeable(evidence: Mapping[str, float]) -> bool:
+    """A track a mood playlist may hold: finite evidence of audible sound (not silence, not infrasound)."""
+    return (
+        finite(evidence)
+        and evidence.get("loudness_lufs", 0.0) > QUIETEST_LUFS
+        and evidence.get("centroid_hz", LOWEST_CENTROID_HZ) >= LOWEST_CENTROID_HZ
+    )
 
 
 @dataclass
@@ -325,6 +345,10 @@ def scan(
             todo.append((file, info))
         elif entry.evidence is None:
             result.failed_before += 1
+        elif not finite(entry.evidence):  # cached before NaN was refused: analysed again
+            todo.append((file, info))
+        elif not placeable(entry.evidence):
+            result.silent += 1
         else:
             evidence[file] = entry.evidence
     result.cached = len(evidence)
@@ -355,9 +379,24 @@ def scan(
                     )
                     result.failed += 1
                 else:
+                    if not finite(found):
+                        progress.note(
+                            f"skipped {printable(file)}: the analysis gave numbers that are not finite; if every "
+                            "file does this, restore models/musicnn.tflite (tried again next scan)"
+                        )
+                        result.failed += 1
+                        progress.step()
+                        continue
                     cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
-                    evidence[file] = found
                     result.analysed += 1
+                    if placeable(found):
+                        evidence[file] = found
+                    else:
+                        progress.note(
+                            f"left out {printable(file)}: silence, or sound below hearing; it stays out of the mood "
+                            "playlists"
+                        )
+                        result.silent += 1
                 progress.step()
         finally:
             progress.finish()

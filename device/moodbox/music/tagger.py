@@ -2,21 +2,23 @@
 
 The model is musicnn's MSD_musicnn (Pons & Serra 2019), rebuilt from its checkpoint and converted
 to TFLite with float16 weights by tools/convert_musicnn.py. Its sidecar json (same name, .json)
-holds the tag labels and the preprocessing constants, mel filterbank included, so the model and
-its contract travel together. The tags of a clip are the mean over its 3-second patches, as
+holds the model's sha256 (a damaged copy is refused, not run: it gave NaN for every track), the tag
+labels and the preprocessing constants, mel filterbank included, so the model and its contract
+travel together. The tags of a clip are the mean over its 3-second patches, as
 musicnn's own taggram averages them.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from moodbox.base.litert import ModelError, litert_interpreter
+from moodbox.base.litert import ModelError, litert_interpreter, read_verified
 from moodbox.base.native import native_stderr_silenced
 from moodbox.music import melspec
+
+RESTORE = "restore models/musicnn.tflite and models/musicnn.json together (rerun tools/install.sh)"
 
 
 class MusicTagger:
@@ -29,26 +31,25 @@ class MusicTagger:
     def __init__(self, model_path: str | Path, threads: int = 1) -> None:
         path = Path(model_path)
         sidecar = path.with_suffix(".json")
-        for needed in (path, sidecar):
-            if not needed.is_file():
-                raise ModelError(f"music model file not found: {needed}; restore models/musicnn.tflite and .json")
+        if not path.is_file():
+            raise ModelError(f"music model file not found: {path}; {RESTORE}")
+        content, meta = read_verified(path, RESTORE)
         try:
-            meta = json.loads(sidecar.read_text())
             self.labels: tuple[str, ...] = tuple(meta["labels"])
             self.sample_rate = int(meta["sample_rate"])
             self.n_fft, self.hop = int(meta["n_fft"]), int(meta["hop"])
             self.patch_frames = int(meta["patch_frames"])
             self.filterbank = melspec.filterbank(meta["mel_bands"], self.n_fft)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"music model sidecar {sidecar} is unreadable ({e!r}); restore it") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"music model sidecar {sidecar} is unreadable ({e!r}); {RESTORE}") from None
         interpreter_class = litert_interpreter()
         try:
             with native_stderr_silenced():
-                self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"music model {path} is not a usable TFLite model ({reason}); restore it") from None
+            raise ModelError(f"music model {path} is not a usable TFLite model ({reason}); {RESTORE}") from None
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         expected_in = (self.patch_frames, self.filterbank.shape[0])

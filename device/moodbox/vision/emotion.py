@@ -13,55 +13,25 @@ nonsense) and the labels, in the model's output order, come from there.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from moodbox.base.litert import ModelError, litert_interpreter
+from moodbox.base.litert import ModelError, litert_interpreter, read_verified
 from moodbox.base.moods import MOODS
 from moodbox.base.native import native_stderr_silenced
 
 LABELS = MOODS  # the labels emotion.json must name, once each
-MAX_MODEL_BYTES = 50_000_000  # the shipped model is 1.2 MB; never read a stray multi-GB file into memory
 RESTORE = "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"
 
 
-def _read_model(path: Path) -> bytes:
-    """The model's bytes, read once: these very bytes are hashed and loaded."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_MODEL_BYTES:
-            raise ModelError(f"model file {path} is {size / 1e6:.0f} MB, too large to be the emotion model; {RESTORE}")
-        return path.read_bytes()
-    except OSError as e:
-        raise ModelError(f"cannot read model file {path}: {e.strerror}; {RESTORE}") from None
-
-
-def _verified_labels(path: Path, content: bytes) -> tuple[str, ...]:
-    """The labels from emotion.json beside the model, once the model's bytes match its sha256."""
-    meta_path = path.with_suffix(".json")
-    try:
-        meta = json.loads(meta_path.read_bytes())
-    except FileNotFoundError:
-        raise ModelError(f"model metadata {meta_path} is missing; {RESTORE}") from None
-    except (OSError, ValueError) as e:
-        why = e.strerror if isinstance(e, OSError) else "not valid JSON"
-        raise ModelError(f"cannot read model metadata {meta_path} ({why}); {RESTORE}") from None
-    expected = meta.get("sha256") if isinstance(meta, dict) else None
-    labels = meta.get("labels") if isinstance(meta, dict) else None
-    if not isinstance(expected, str) or not isinstance(labels, list):
-        raise ModelError(f"model metadata {meta_path} lacks sha256 or labels; {RESTORE}")
-    if hashlib.sha256(content).hexdigest() != expected.lower():
-        raise ModelError(
-            f"model file {path} does not match the sha256 in {meta_path.name} (damaged or replaced); {RESTORE}"
-        )
+def _labels(meta_path: Path, labels: list[Any]) -> tuple[str, ...]:
+    """The labels of emotion.json, which must be the moods, once each, in the model's output order."""
     if sorted(map(str, labels)) != sorted(LABELS) or len(labels) != len(LABELS):
         raise ModelError(f"labels in {meta_path} must be the moods {', '.join(LABELS)}, once each; {RESTORE}")
-    return tuple(labels)
+    return tuple(map(str, labels))
 
 
 class EmotionClassifier:
@@ -81,8 +51,8 @@ class EmotionClassifier:
                 f"model file not found: {path}; set model.path to an emotion.tflite with its emotion.json beside "
                 "it, or rerun tools/install.sh to restore /opt/moodbox/models/"
             )
-        content = _read_model(path)
-        self.labels: tuple[str, ...] = _verified_labels(path, content) if verify else LABELS
+        content, meta = read_verified(path, RESTORE, verify)
+        self.labels: tuple[str, ...] = _labels(path.with_suffix(".json"), meta["labels"]) if verify else LABELS
         interpreter_class = litert_interpreter()
         try:
             with native_stderr_silenced():
