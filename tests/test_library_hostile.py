@@ -344,3 +344,45 @@ def test_silence_and_a_1_hz_tone_stay_out_of_the_playlists_said_once(music, tmp_
     assert len(left_out) == 2 and "7 tracks placed" in first.stdout and "2 silent, left out" in first.stdout
     second = moodbox("--config", str(cfg), "library", "scan")
     assert "left out" not in second.stderr and "2 silent, left out" in second.stdout
+
+
+def test_a_wav_header_asking_for_gigabytes_is_refused_before_decoding(tmp_path):
+    """A WAV claiming 4 GB of 1024 channels asked for 5.5 GiB."""
+    import struct
+
+    from moodbox.music.audio import AudioError, decode
+
+    channels, rate, bits = 1024, 48000, 16
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 0xFFFFFFF0)
+    path = tmp_path / "huge.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 0xFFFFFFF8) + body + bytes(channels * 2 * 100))
+    with pytest.raises(AudioError, match="claims 1024 channels"):
+        decode(path, duration=30.0)
+
+
+def test_a_file_the_decoder_crashes_on_stops_one_scan_not_every_scan(music, tmp_path):
+    """The process dies on the file (a decoder's segfault, here SIGKILL); the next scan skips it and goes on."""
+    cache = tmp_path / "c.sqlite"
+    crashing = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from moodbox.music import musicmood\n"
+        "from moodbox.music.library import Progress, scan\n"
+        "from moodbox.music.scancache import ScanCache\n"
+        "class Crashes(musicmood.TrackAnalyser):\n"
+        "    def analyse(self, path):\n"
+        "        if Path(path).name == 'fear-1.wav':\n"
+        "            os.kill(os.getpid(), signal.SIGKILL)\n"
+        "        return super().analyse(path)\n"
+        "music, cache = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "with ScanCache(cache, music) as c:\n"
+        "    scan(music, c, Crashes, musicmood.ANALYSIS_VERSION, musicmood.place, progress=Progress(tty=False))\n"
+    )
+    died = subprocess.run([sys.executable, "-c", crashing, str(music), str(cache)], capture_output=True, text=True)
+    assert died.returncode == -9
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"library:\n  music_dir: {music}\n  cache: {cache}\n")
+    after = moodbox("--config", str(cfg), "library", "scan")
+    assert after.returncode == 0, after.stderr
+    assert "6 tracks placed" in after.stdout and "1 undecodable before" in after.stdout

@@ -84,6 +84,14 @@ def test_library_service_exposure_is_at_most_2():
     assert float(match.group(1)) <= 2.0
 
 
+def test_both_units_bound_memory_and_tasks():
+    """A hostile media file or clip may ask for gigabytes: the unit's cgroup stops it, not the Pi."""
+    for unit in (UNIT, LIBRARY_UNIT):
+        s = settings_of(unit)
+        assert s["MemoryMax"] and s["MemoryMax"][0].endswith("M") and int(s["MemoryMax"][0][:-1]) <= 1024, unit
+        assert s["TasksMax"] and int(s["TasksMax"][0]) <= 128, unit
+
+
 def test_library_service_scans_then_writes_playlists_at_idle_priority_reading_only():
     from moodbox.music.library import LibrarySettings
 

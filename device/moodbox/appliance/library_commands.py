@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from types import FrameType
 
 import mpd
 from mpd.base import FailureResponseCode
@@ -29,6 +32,10 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
     from moodbox.music.audio import AudioError
 
     settings = cfg.library
+    if threading.current_thread() is threading.main_thread():
+        # A stopped timer unit (or its 20 h timeout) interrupts like Ctrl-C: the track in progress is not
+        # left marked as one its decoder crashed on.
+        signal.signal(signal.SIGTERM, _interrupt)
     if args.folder is None and not settings.music_dir.is_dir():
         return _fail(
             f"music directory {settings.music_dir} not found; set library.music_dir to MPD's music_directory "
@@ -76,6 +83,10 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
     else:
         print(_summary(result))
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _summary(result: ScanResult) -> str:

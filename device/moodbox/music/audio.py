@@ -29,6 +29,10 @@ FFMPEG_TIMEOUT_S = 120
 SNDFILE_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf"}
 
 
+MAX_CHANNELS = 8  # 7.1 surround; a header claiming more is not music this analysis reads (1024 asked 5.5 GiB)
+MAX_RATE = 384_000  # the highest sample rate a music format uses
+
+
 class AudioError(RuntimeError):
     """A file that cannot be decoded; the message is one line naming the file and the reason."""
 
@@ -45,6 +49,8 @@ def decode(
         raise AudioError(f"{path}: no such file")
     try:
         samples, native_rate = _decode_soundfile(path, offset, duration)
+    except AudioError:
+        raise  # refused on its header: not a case for ffmpeg
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
         if shutil.which("ffmpeg") is None:
             raise _undecodable(path, e) from None
@@ -79,6 +85,7 @@ def duration_s(path: str | Path) -> float:
 def _decode_soundfile(path: Path, offset: float | None, duration: float | None) -> tuple[np.ndarray, int]:
     with _quiet(), soundfile.SoundFile(str(path)) as f:
         rate = f.samplerate
+        _bounded(path, f.channels, rate)
         if offset:
             f.seek(min(int(offset * rate), f.frames) if f.frames > 0 else int(offset * rate))
         frames = -1 if duration is None else int(round(duration * rate))
@@ -115,6 +122,7 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
     channels, rate = int(stream.get("channels") or 0), int(stream.get("sample_rate") or 0)
     if channels < 1 or rate < 1:
         raise _damaged(path, "no audio stream")
+    _bounded(path, channels, rate)
     cmd = ["ffmpeg", "-nostdin", "-v", "error"]
     if offset:
         cmd += ["-ss", f"{offset:.3f}"]
@@ -130,6 +138,15 @@ def _decode_ffmpeg(path: Path, offset: float | None, duration: float | None) -> 
     raw = np.frombuffer(done.stdout, dtype="<f4")
     raw = raw[: raw.size - raw.size % channels]
     return raw.reshape(-1, channels).mean(axis=1), rate
+
+
+def _bounded(path: Path, channels: int, rate: int) -> None:
+    """Refuse, before decoding, a header that asks for more than music needs: memory is channels x rate x time."""
+    if channels > MAX_CHANNELS or rate > MAX_RATE:
+        raise AudioError(
+            f"{path}: its header claims {channels} channels at {rate} Hz, more than music has (at most "
+            f"{MAX_CHANNELS} channels, {MAX_RATE} Hz); the file is damaged or not music; skipped"
+        )
 
 
 def _quiet() -> contextlib.AbstractContextManager[None]:

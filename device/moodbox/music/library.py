@@ -181,6 +181,7 @@ MAX_DEPTH = 64  # folders deeper than this are not music libraries but link maze
 # Quieter than this over the whole excerpt is not music to play by mood: silence, or a hiss. Quiet
 # classical music measures about -35 LUFS; BS.1770's gate, digital silence, is -70.
 QUIETEST_LUFS = -50.0
+CRASHED = "the analysis did not finish: the decoder may crash on this file; it is tried again when the file changes"
 LOWEST_CENTROID_HZ = 20.0  # sound whose spectral centre lies below hearing (a 1 Hz test file: 6 Hz) is not music
 
 
@@ -358,36 +359,10 @@ def scan(
         try:
             for file, info in todo:
                 progress.show(printable(file))
-                if not os.access(root / file, os.R_OK):  # not the file's fault: tried again once readable
-                    progress.note(
-                        f"skipped {printable(file)}: permission denied; give the moodbox user read access to it "
-                        "(it is tried again on the next scan)"
-                    )
-                    result.failed += 1
-                    progress.step()
-                    continue
-                try:
-                    found = tool.analyse(root / file)
-                except decode_errors as e:
-                    cache.store(file, info.st_size, info.st_mtime_ns, version, error=str(e))
-                    progress.note(f"skipped {printable(str(e))}")  # the error names the file and why
-                    result.failed += 1
-                except Exception as e:  # an analysis fault on one odd file must not stop every nightly scan there
-                    progress.note(
-                        f"skipped {printable(file)}: analysis failed ({type(e).__name__}: {printable(str(e))}); "
-                        "tried again next scan"
-                    )
+                found = _analyse_one(tool, root, file, info, cache, version, decode_errors, progress)
+                if found is None:
                     result.failed += 1
                 else:
-                    if not finite(found):
-                        progress.note(
-                            f"skipped {printable(file)}: the analysis gave numbers that are not finite; if every "
-                            "file does this, restore models/musicnn.tflite (tried again next scan)"
-                        )
-                        result.failed += 1
-                        progress.step()
-                        continue
-                    cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
                     result.analysed += 1
                     if placeable(found):
                         evidence[file] = found
@@ -405,6 +380,53 @@ def scan(
     result.tracks = [Track(name, v, a, evidence[name]) for name, (v, a) in zip(names, points, strict=True)]
     result.seconds = clock() - started
     return result
+
+
+def _analyse_one(
+    tool: Analyser,
+    root: Path,
+    file: str,
+    info: os.stat_result,
+    cache: ScanCache,
+    version: str,
+    decode_errors: tuple[type[Exception], ...],
+    progress: Progress,
+) -> dict[str, float] | None:
+    """Analyse one file and keep the result: its evidence, or None (said in one line) if there is none.
+
+    The file is marked in the cache before it is analysed and the mark replaced after: a decoder that
+    crashes the whole process on this file leaves the mark, so the next night's scan skips the file
+    (until it changes) instead of dying at it every night.
+    """
+    if not os.access(root / file, os.R_OK):  # not the file's fault: tried again once it is readable
+        progress.note(
+            f"skipped {printable(file)}: permission denied; give the moodbox user read access to it "
+            "(it is tried again on the next scan)"
+        )
+        return None
+    cache.store(file, info.st_size, info.st_mtime_ns, version, error=CRASHED)
+    try:
+        found = tool.analyse(root / file)
+    except decode_errors as e:
+        cache.store(file, info.st_size, info.st_mtime_ns, version, error=str(e))
+        progress.note(f"skipped {printable(str(e))}")  # the error names the file and why
+        return None
+    except BaseException as e:  # ours, not the file's (or an interruption): tried again on the next scan
+        cache.forget([file])
+        if not isinstance(e, Exception):
+            raise
+        why = f"{type(e).__name__}: {printable(str(e))}"
+        progress.note(f"skipped {printable(file)}: analysis failed ({why}); tried again next scan")
+        return None
+    if not finite(found):
+        cache.forget([file])
+        progress.note(
+            f"skipped {printable(file)}: the analysis gave numbers that are not finite; if every file does this, "
+            "restore models/musicnn.tflite (tried again next scan)"
+        )
+        return None
+    cache.store(file, info.st_size, info.st_mtime_ns, version, evidence=found)
+    return found
 
 
 def root_and_within(folder: Path | None, music_dir: Path) -> tuple[Path, str]:
