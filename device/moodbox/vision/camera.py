@@ -88,6 +88,7 @@ class VideoFileSource:
         with native_stderr_silenced():  # OpenCV's AVI parser prints "Unexpected element" for a cut file
             opened = _jpeg_packets(path)
             self._cap, self._first = opened if opened else (cv2.VideoCapture(str(path)), None)
+        _refuse_huge_frames(self._cap, path)
         if not self._cap.isOpened():
             raise CameraError(f"cannot decode video {path}; use a file OpenCV/ffmpeg can read (mp4, avi, mkv)")
         self.jpeg = opened is not None  # frames are grey, decoded only when retrieved
@@ -163,6 +164,25 @@ def decode_grey(packet: np.ndarray) -> np.ndarray | None:
             return None
 
 
+MAX_FRAME_PIXELS = 50_000_000  # as OPENCV_IO_MAX_IMAGE_PIXELS: a camera's frame is 12 MP at most
+
+
+def _refuse_huge_frames(cap: cv2.VideoCapture, path: Path) -> None:
+    """A clip whose header claims frames larger than any camera's is refused before a frame is decoded.
+
+    FFmpeg decodes a frame to BGR at its full size: 16000x16000 frames (a 15 MB file) took 2.7 GB.
+    """
+    if not cap.isOpened():
+        return
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width * height > MAX_FRAME_PIXELS:
+        cap.release()
+        raise CameraError(
+            f"video {path} has {width}x{height} frames, larger than any camera's ({MAX_FRAME_PIXELS // 1_000_000} MP "
+            "at most); use a clip of camera-sized frames"
+        )
+
+
 def _jpeg_packets(path: Path) -> tuple[cv2.VideoCapture, np.ndarray] | None:
     """The video opened for its raw packets and its first frame decoded, if that packet is a whole JPEG frame.
 
@@ -175,6 +195,7 @@ def _jpeg_packets(path: Path) -> tuple[cv2.VideoCapture, np.ndarray] | None:
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
     except cv2.error:
         return None
+    _refuse_huge_frames(cap, path)  # before the first packet is read, let alone decoded
     if cap.isOpened():
         ok, packet = cap.read()
         if ok and packet is not None and packet.reshape(-1)[:3].tobytes() == JPEG_START:
