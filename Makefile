@@ -108,3 +108,13 @@ music-model: setup-train $(MUSICNN_WHEEL)
 .PHONY: arm64-check
 arm64-check: setup
 	$(SUDO) tools/arm64_check.sh $(ARM64_FLAGS)
+
+# The Pi's dependencies, pinned with hashes for Raspberry Pi OS Bookworm (Python 3.11, numpy 1.24.2):
+# tools/install.sh and the arm64 check install from requirements/pi-bookworm.txt. Rerun after changing
+# requirements/pi-bookworm.in or to take new releases; PyPI itself, never this machine's mirrors.
+.PHONY: lock
+lock: setup
+	$(BIN)/pip install --quiet pip-tools
+	env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
+		$(BIN)/pip-compile --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--index-url https://pypi.org/simple --output-file requirements/pi-bookworm.txt requirements/pi-bookworm.in

@@ -124,7 +124,11 @@ def system_numpy(tmp_path, version: str) -> dict[str, str]:
     return {"PYTHONPATH": str(fake.parent)}
 
 
-def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
+def test_python_only_on_bookworms_python_installs_the_hash_checked_lock(tmp_path):
+    """Raspberry Pi OS Bookworm: Python 3.11 with Debian's numpy 1.24.2. install.sh installed from PyPI as root
+    with unpinned versions and no hashes."""
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("the lock is for Bookworm's Python 3.11")
     out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "1.24.2"))
     assert commands(out) == [
         f"+ install -d -m 755 {prefix} {prefix}/models",
@@ -134,14 +138,39 @@ def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
         f"+ install -d -m 755 {prefix}/src",
         f"+ cp -r {ROOT}/pyproject.toml {ROOT}/README.md {ROOT}/device {prefix}/src/",
         f"+ python3 -m venv --system-site-packages {prefix}/venv",
-        f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==1.24.2 opencv-python-headless<4.12",
+        f"+ {prefix}/venv/bin/pip install --quiet --require-hashes -r {ROOT}/requirements/pi-bookworm.txt",
+        f"+ {prefix}/venv/bin/pip install --quiet --no-deps --no-build-isolation --upgrade {prefix}/src",
     ]
     assert not prefix.exists()
+
+
+def test_the_lock_pins_every_device_dependency_with_hashes():
+    """Every package of the lock is pinned (==) and hashed, and every device dependency is in it."""
+    import re
+    import tomllib
+
+    lock = (ROOT / "requirements" / "pi-bookworm.txt").read_text()
+    pinned: dict[str, str] = {}
+    hashes: dict[str, int] = {}
+    name = ""
+    for line in lock.splitlines():
+        if found := re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line):
+            name = found.group(1).lower().replace("_", "-")
+            pinned[name], hashes[name] = found.group(2), 0
+        elif "--hash=sha256:" in line:
+            hashes[name] += 1
+    assert pinned and all(hashes.values()), hashes
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in pinned, name
+    assert pinned["numpy"] == "1.24.2" and pinned["opencv-python-headless"].startswith("4.11.")
 
 
 def test_python_only_with_numpy_2_pins_numpy_and_leaves_opencv_free(tmp_path):
     out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "2.2.4"))
     assert commands(out)[-1] == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==2.2.4"
+    assert "not Raspberry Pi OS Bookworm's" in out and "--require-hashes" not in out
 
 
 def test_python_only_touches_nothing_outside_the_python_step(tmp_path):

@@ -63,12 +63,23 @@ python_step() {
     if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
         run python3 -m venv --system-site-packages "$PREFIX/venv"
     fi
-    # picamera2's compiled helpers (simplejpeg, ...) are built against Debian's numpy: keep that version
-    # in the venv too, so pip picks an OpenCV that works with it instead of pulling numpy 2 over it.
-    # OpenCV 4.12 and later need numpy 2: with numpy 1 say so up front, or pip downloads and rejects
-    # one OpenCV wheel after another (about 172 MB to keep 29.5 MB).
-    local system_numpy pins=()
+    # On Raspberry Pi OS Bookworm (Python 3.11, Debian's numpy 1.24.2, which picamera2's compiled helpers
+    # are built against) every package comes from the lock, pinned and checked against its sha256
+    # (requirements/pi-bookworm.txt, `make lock`); moodbox itself is then built from the copy with the
+    # lock's setuptools, fetching nothing else.
+    local system_python system_numpy pins=()
+    system_python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+    if [[ $system_python == 3.11 && ( -z $system_numpy || $system_numpy == 1.24.2 ) ]]; then
+        run "$PREFIX/venv/bin/pip" install --quiet --require-hashes -r "$SRC/requirements/pi-bookworm.txt"
+        run "$PREFIX/venv/bin/pip" install --quiet --no-deps --no-build-isolation --upgrade "$PREFIX/src"
+        return
+    fi
+    # Any other system: the newest releases that fit, unpinned (say so). Keep the system's numpy in the
+    # venv too; OpenCV 4.12 and later need numpy 2: with numpy 1 say so up front, or pip downloads and
+    # rejects one OpenCV wheel after another (about 172 MB to keep 29.5 MB).
+    note "Python $system_python${system_numpy:+ with numpy $system_numpy} is not Raspberry Pi OS Bookworm's" \
+        "(3.11, numpy 1.24.2): installing the newest fitting releases from PyPI, not the hash-checked lock"
     if [[ -n "$system_numpy" ]]; then
         pins+=("numpy==$system_numpy")
         if ((${system_numpy%%.*} < 2)); then pins+=("opencv-python-headless<4.12"); fi
