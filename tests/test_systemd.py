@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from moodbox.appliance.network import UNIT_ALLOWS
 
 UNIT = ROOT / "systemd" / "moodbox.service"
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
@@ -49,7 +50,7 @@ def test_the_unit_promises_what_the_service_does():
     assert s["DevicePolicy"] == ["closed"]
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
-    assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
+    assert s["IPAddressAllow"] == [UNIT_ALLOWS] and s["ProtectSystem"] == ["strict"]  # what check tests against
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: the service re-reads its config
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import mpd
 import numpy as np
 
+from moodbox.appliance.network import blocked_addresses, unit_fix
 from moodbox.config import Config
 from moodbox.playback.connection import PlayerError
 from moodbox.playback.player import Player, PlaylistChoice
@@ -87,6 +88,9 @@ def _mpd_answers(cfg: Config) -> str:
         player.close()
     if any(choice.problem for choice in survey.values()):
         raise PlayerError(_playlist_problems(survey))
+    blocked = blocked_addresses(cfg.mpd.host, cfg.mpd.port)
+    if blocked:  # it answers this command, run by hand; the service, inside its unit, would not get through
+        raise PlayerError(f"MPD at {player.address} answers here, but {unit_fix(cfg.mpd.host, blocked)}")
     plays = ", ".join(f"{mood}: {choice.chosen or 'music unchanged'}" for mood, choice in survey.items())
     return f"MPD at {player.address} answers; plays {plays}; none empty"
 
