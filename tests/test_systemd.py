@@ -103,6 +103,6 @@ def test_library_service_scans_then_writes_playlists_at_idle_priority_reading_on
     # Only the state directory is writable, and the default cache lives there.
     assert s["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in s
     assert LibrarySettings().cache.parent == Path("/var/lib") / s["StateDirectory"][0]
-    assert s["IPAddressAllow"] == ["localhost"]
+    assert s["IPAddressAllow"] == [UNIT_ALLOWS]
     t = settings_of(LIBRARY_TIMER)
     assert t["OnCalendar"] and t["Persistent"] == ["true"] and t["WantedBy"] == ["timers.target"]

@@ -1,6 +1,6 @@
 """Which MPD the service's unit lets it reach: this machine and the local network, never the internet.
 
-systemd/moodbox.service filters the service's IP traffic (IPAddressDeny=any, IPAddressAllow=): the
+systemd/moodbox.service (and moodbox-library.service) filter the processes' IP traffic (IPAddressDeny=any, IPAddressAllow=): the
 camera process has no business with the internet, but a camera Pi may steer the MPD of a moOde or
 Volumio box on the LAN. The unit allows the private and link-local ranges rather than one address
 written from the config, because `mpd.host` is usually an mDNS name (moode.local) whose address DHCP
@@ -34,7 +34,7 @@ def blocked_addresses(host: str, port: int) -> list[str]:
 def unit_fix(host: str, addresses: list[str]) -> str:
     """One line: what the unit blocks and the drop-in that allows it."""
     return (
-        f"moodbox.service may only reach this machine and the local network, and mpd.host {host} is "
-        f"{', '.join(addresses)}; allow it with a drop-in: sudo systemctl edit moodbox, then add "
-        f"[Service] IPAddressAllow={' '.join(addresses)}"
+        f"moodbox's units may only reach this machine and the local network, and mpd.host {host} is "
+        f"{', '.join(addresses)}; allow it with a drop-in: sudo systemctl edit moodbox (and moodbox-library), "
+        f"then add [Service] IPAddressAllow={' '.join(addresses)}"
     )
