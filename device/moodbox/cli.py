@@ -102,6 +102,20 @@ def _run(args: argparse.Namespace, cfg: config.Config) -> int:
     return Service(cfg, source=args.source, config_path=args.config).run()
 
 
+def _status(args: argparse.Namespace, cfg: config.Config) -> int:
+    """`moodbox status [--json]`: asked of the running service over its control socket."""
+    from moodbox.appliance.control import ControlError, ask
+    from moodbox.appliance.state import describe
+
+    try:
+        reply = ask(cfg.control.socket, {"cmd": "state"})
+    except ControlError as e:
+        raise UserError(str(e)) from None
+    state = reply.get("state") or {}
+    print(json.dumps(state) if args.json else "\n".join(describe(state)))
+    return 0
+
+
 def _setup_logging() -> None:
     """Plain lines under systemd (the journal stamps them), timestamps at a terminal."""
     under_journal = bool(os.environ.get("JOURNAL_STREAM"))
@@ -139,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[common], help="self-test: model, camera, MPD and playlists, GPIO")
     check.set_defaults(run=_check)
+
+    status = commands.add_parser("status", parents=[common], help="what the running service is doing, asked of it")
+    status.add_argument("--json", action="store_true", help="the service's state as one JSON object")
+    status.set_defaults(run=_status)
 
     library = commands.add_parser("library", help="sort the music library by mood: scan it, write the mood playlists")
     actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -114,6 +114,13 @@ class GpioConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """The service's local control socket (`moodbox status`, the web page): a unix socket, never a network port."""
+
+    socket: Path = Path("/run/moodbox/control.sock")  # in the unit's RuntimeDirectory
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelSettings = field(default_factory=ModelSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -125,6 +132,7 @@ class Config:
     uplift: UpliftConfig = field(default_factory=UpliftConfig)
     gpio: GpioConfig | None = None
     library: LibrarySettings = field(default_factory=LibrarySettings)
+    control: ControlConfig = field(default_factory=ControlConfig)
 
     def playlist_for(self) -> dict[str, tuple[str, ...]]:
         """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first

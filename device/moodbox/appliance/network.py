@@ -1,7 +1,7 @@
 """Which MPD the service's unit lets it reach: this machine and the local network, never the internet.
 
-systemd/moodbox.service (and moodbox-library.service) filter the processes' IP traffic (IPAddressDeny=any, IPAddressAllow=): the
-camera process has no business with the internet, but a camera Pi may steer the MPD of a moOde or
+systemd/moodbox.service and moodbox-library.service filter their IP traffic (IPAddressDeny=any,
+IPAddressAllow=): the camera process has no business with the internet, but a camera Pi may steer the MPD of a moOde or
 Volumio box on the LAN. The unit allows the private and link-local ranges rather than one address
 written from the config, because `mpd.host` is usually an mDNS name (moode.local) whose address DHCP
 changes. `moodbox check`, run by hand outside the unit, would reach an MPD the unit blocks: it says

@@ -168,7 +168,16 @@ class Player:
 
     def skip(self) -> None:
         """Next song (the skip button)."""
-        self._safely(self._skip)
+        self._safely(lambda: self._change(lambda c: c.next()))
+
+    def pause(self, on: bool) -> None:
+        """Pause or resume the music (the page's control): our change, not taken for a person's."""
+        self._safely(lambda: self._change(lambda c: c.pause(int(on))))
+
+    @property
+    def song(self) -> str | None:
+        """The song heard last (the one playing while music plays), as MPD names it."""
+        return self._recent[-1][1] or None if self._recent else None
 
     def recently_played(self) -> list[str]:
         return [file for _, file in self._recent if file]
@@ -197,8 +206,8 @@ class Player:
             self._applied = None  # as if the mood just came: should MPD be away now, poll() tries again
             self._apply(self.settings.transition)  # the playlists may have been written since: a new user's music
 
-    def _skip(self) -> None:
-        if self.mpd.do(lambda c: c.next()):
+    def _change(self, command: Callable[[mpd.MPDClient], object]) -> None:
+        if self.mpd.do(command):
             self._remember_our_change()
 
     def _yielding(self) -> bool:

@@ -48,6 +48,7 @@ class PlayerState:
     tried: bool = False  # a first connection attempt has been made
     connected: bool = False
     playlist: str | None = None
+    song: str | None = None  # the song heard last, as MPD names it
     last_error: str = ""  # why MPD is unreachable, while it is
     problem: str = ""  # a reachable MPD that refuses us, with the fix, while it does
     fatal: PlayerError | None = None  # ends the run
@@ -97,6 +98,9 @@ class PlayerWorker:
 
     def skip(self) -> None:
         self._requests.put(lambda: self._player.skip())
+
+    def pause(self, on: bool) -> None:
+        self._requests.put(lambda: self._player.pause(on))
 
     def reconfigure(self, settings: MpdSettings, playlists: Mapping[str, str | Sequence[str]]) -> None:
         """New `mpd:` settings or playlists, applied without stopping the music where they allow."""
@@ -152,6 +156,7 @@ class PlayerWorker:
             tried=True,
             connected=p.connected,
             playlist=p.playlist,
+            song=p.song,
             last_error=p.last_error,
             problem=str(refusal) if refusal is not None else "",
             fatal=self._fatal,
