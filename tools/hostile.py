@@ -2,19 +2,22 @@
 
     python tools/hostile.py                    # every category; exit status 1 if any input fails
     python tools/hostile.py --only audio --keep --jobs 2 --timeout 60
+    python tools/hostile.py --only camera --all   # every input with its output, not only the failing ones
 
 Generates, in a temporary folder and from a fixed seed (nothing is downloaded), at least 300 hostile
 inputs in five categories and runs `python -m moodbox ...` on them as a person or a unit would:
 
 * config:  broken config files (every key of config.yaml with a wrong type or value, encodings,
-           YAML bombs, deep nesting, config.yaml truncated at 40 offsets) for `classify`;
+           YAML bombs, deep nesting, config.yaml truncated at 40 offsets) for `classify` (a NUL
+           byte in a host, path or playlist name, and a gpio section off a Pi, for `check`);
 * audio:   one folder of broken, truncated, huge-headed, silent and oddly named audio files, links
            and FIFOs for one `library scan FOLDER --json` (each file one input);
 * camera:  broken clips, images, folders, FIFOs and devices for `watch SOURCE`;
 * cache:   `library.cache` naming foreign files, damaged caches, folders, links (and, as root, a
            cache the user `nobody` may not write) for `library scan`;
-* mpd:     a real private MPD (tools/mpd_sandbox.py) holding hostile stored playlists, for
-           `check` and `library playlists` (skipped when mpd is not installed).
+* mpd:     a real private MPD per input (tools/mpd_sandbox.py) holding a hostile stored playlist,
+           song name or permission, for `library scan`, `library playlists` and `check` (skipped
+           when mpd is not installed).
 
 Each input is judged: a traceback (or death by a signal), a hang (past --timeout; a command over a
 batch of inputs gets four times as long), data lost (a file moodbox must not change, hashed before
@@ -97,7 +100,7 @@ class Command:
     argv: list[str]
     check: Callable[[Result], list[Outcome]]
     pre: Callable[[], object] | None = None  # runs just before; what it returns is handed to post
-    post: Callable[[object], None] | None = None
+    post: Callable[[object], None] | None = None  # runs after the check, even if the command failed
     timeout_factor: float = 1.0
     then: list[Command] = field(default_factory=list)  # run after this one, in order, in the same job
 
@@ -328,6 +331,7 @@ class ConfigCase:
     names: tuple[str, ...] = ()
     cause: str | None = None
     canary: Path | None = None  # must not exist afterwards (a YAML tag that would run code)
+    command: str = "classify"  # or "check" (exit 1: a part failed; 2: the config was refused)
 
 
 def laughs(depth: int = 9, width: int = 9) -> str:
@@ -335,6 +339,12 @@ def laughs(depth: int = 9, width: int = 9) -> str:
     for i in range(1, depth + 1):
         text += f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]\n"
     return text
+
+
+def inline_laughs(depth: int = 9, width: int = 9) -> str:
+    """The bomb as one value: a list whose last item refers to every level below it (10**9 strings)."""
+    items = ['&a0 ["lol"]'] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, depth + 1)]
+    return "[" + ", ".join(items) + "]"
 
 
 def config_cases(corpus: Path, rng: random.Random) -> list[ConfigCase]:
@@ -381,7 +391,7 @@ def config_cases(corpus: Path, rng: random.Random) -> list[ConfigCase]:
     add("whitespace only", b"  \n\n   \n", False, [cfg])
     add("comments only", b"# nothing here\n# at all\n", False)
     add("4 KB of random bytes", rng.randbytes(4096), True, [], "utf-8|text|binary")
-    add("a NUL byte in valid UTF-8", b"model:\n  threads: 1\x00\n", True, [], "nul|control|text|character")
+    add("a NUL byte in valid UTF-8", b"model:\n  threads: 1\x00\n", True, [], "nul|control|text|character|yaml")
     add("UTF-16 with a BOM", base_text.encode("utf-16"), True, [], "utf-8|utf-16|text")
     add("UTF-8 with a BOM", "\ufeff" + base_text, False)
     add("a Latin-1 byte", b'mpd:\n  password: "caf\xe9"\n', True, [], "utf-8")
@@ -401,8 +411,25 @@ def config_cases(corpus: Path, rng: random.Random) -> list[ConfigCase]:
     add("a dict nested 5000 deep", "x: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", True, [])
     add("blocks nested 500 deep", "".join("  " * i + f"k{i}:\n" for i in range(500)) + "  " * 500 + "1\n", True, [])
     add("a billion laughs under an unknown key", laughs() + "\n", True, [])
-    add("a billion laughs as mpd.host", laughs() + "mpd:\n  host: *a9\n", True, [])
-    add("a billion laughs as a mood's point", laughs() + "library:\n  moods:\n    happy: *a9\n", True, [])
+    add("a billion laughs as mpd.host", f"mpd:\n  host: {inline_laughs()}\n", True, ["mpd.host", "host"])
+    add("a billion laughs as a mood's point", f"library:\n  moods:\n    happy: {inline_laughs()}\n", True, ["happy"])
+    add("a billion laughs as a playlist", f"playlists:\n  sad: {inline_laughs()}\n", True, ["playlists.sad", "sad"])
+    add("a billion laughs as an unknown key's value", f"colour: {inline_laughs()}\n", True, ["colour"])
+    # A NUL byte is never part of a path, host, password or playlist name. Run with `check`, which uses every
+    # section (camera: the face fixtures; MPD: a closed port, so it fails at once), so what it prints is seen too.
+    checked = {key: value for key, value in base.items() if key != "gpio"}
+    checked = set_leaf(set_leaf(checked, "camera.source", str(FACES / "happy")), "mpd.port", 9)
+    add("a gpio section off a Pi (check)", yaml.safe_dump(base), False, command="check")
+    for key in ("model.path", "detector.model", "camera.source", "mpd.host", "mpd.password", "playlists.happy"):
+        add(
+            f"{key} with a NUL byte (check)",
+            yaml.safe_dump(set_leaf(checked, key, "x\0y")),
+            True,
+            [key],
+            command="check",
+        )
+    for key in ("library.cache", "library.music_dir"):
+        add(f"{key} with a NUL byte", yaml.safe_dump(set_leaf(base, key, "/tmp/x\0y")), True, [key])
     add("a billion laughs merged into a section", laughs(6, 9) + "mood:\n  <<: *a6\n", True, [])
     canary = folder / "CANARY-code-ran"
     add(
@@ -438,17 +465,24 @@ def config_commands(corpus: Path, rng: random.Random) -> list[Command]:
             whole_failures(out, res, TIMEOUT)
             if res.timed_out:
                 return [out]
-            if res.rc not in (0, 2):
-                out.fail("refusal", f"exit {res.rc} (0 or 2 expected)")
-            if res.rc != 0:
+            used = (0, 1) if case.command == "check" else (0,)
+            if res.rc not in (*used, 2):
+                out.fail("refusal", f"exit {res.rc} ({', '.join(map(str, used))} or 2 expected)")
+            if res.rc == 2 or res.rc not in used:
                 one_line_refusal(out, res, case.names, case.cause)
             elif case.must_refuse:
-                out.fail("accepted", "exit 0: a bad config was used")
+                out.fail("accepted", f"exit {res.rc}: the bad value was used")
+            elif case.command == "check" and lines(res.stderr):
+                out.fail("refusal", f"{len(lines(res.stderr))} lines on stderr beside check's one line a part")
+            if any(CONTROL.search(line) for line in lines(res.stdout)):
+                out.fail("refusal", "raw control characters on stdout")
             if case.canary and case.canary.exists():
                 out.fail("lost", f"the YAML tag ran code: {case.canary} exists")
             return [out]
 
-        commands.append(Command("config", case.name, moodbox("--config", case.path, "classify", FACE), check))
+        argv = moodbox("--config", case.path, "classify", FACE) if case.command == "classify" else None
+        argv = argv or moodbox("--config", case.path, case.command)
+        commands.append(Command("config", case.name, argv, check))
     return commands
 
 
@@ -623,6 +657,12 @@ def parse_json_lines(out: Outcome, stdout: str) -> list[dict]:
     return parsed
 
 
+AUDIO_CAUSE = (
+    "damaged|not audio|not music|cannot decode|too short|no audio|not utf-8|link|silence|no such|permission|"
+    "cannot read|not a regular"
+)
+
+
 def audio_commands(corpus: Path, rng: random.Random) -> list[Command]:
     folder = corpus / "audio"
     inputs = audio_corpus(folder, rng)
@@ -656,6 +696,9 @@ def audio_commands(corpus: Path, rng: random.Random) -> list[Command]:
             in_json = item.name in tracks
             if len(mine) > 1:
                 out.fail("refusal", f"{len(mine)} lines name it (one expected)")
+            for line in mine:
+                if not re.search(AUDIO_CAUSE, line, re.IGNORECASE):
+                    out.fail("refusal", f"the line gives no cause a person can act on (/{AUDIO_CAUSE}/)")
             if item.expect == "track" and not in_json:
                 out.fail("refusal", "a playable file is not among the tracks")
             if item.expect == "line" and in_json:
@@ -753,7 +796,7 @@ def camera_sources(folder: Path, rng: random.Random) -> list[Source]:
         ):
             path = folder / f"{label.replace(' ', '-')}{suffix}"
             path.write_bytes(content)
-            add(f"a {label} {suffix}", path, "refuse")
+            add(f"a {label} {suffix}", path, "any" if label == "truncated to half" else "refuse")
     empty_folder = folder / "empty-folder"
     empty_folder.mkdir()
     add("an empty folder", empty_folder, "refuse", "no image|empty|image")
@@ -762,6 +805,11 @@ def camera_sources(folder: Path, rng: random.Random) -> list[Source]:
     for i in range(30):
         (junk / f"{i:02d}.{['png', 'jpg', 'bmp', 'webp'][i % 4]}").write_bytes(rng.randbytes(rng.choice([0, 50, 5000])))
     add("a folder of 30 garbage images", junk, "refuse", "image|skip|usable")
+    many = folder / "1000-empty-pngs"
+    many.mkdir()
+    for i in range(1000):
+        (many / f"{i:04d}.png").write_bytes(b"")
+    add("a folder of 1000 empty PNGs", many, "refuse", "image|skip|usable|empty")
     mixed = folder / "mixed-images"
     mixed.mkdir()
     for i in range(6):
@@ -781,7 +829,7 @@ def camera_sources(folder: Path, rng: random.Random) -> list[Source]:
     (nested / "inner").mkdir(parents=True)
     (nested / "inner" / "face.png").write_bytes(png)
     add("a folder holding only a folder of images", nested, "refuse", "no image|image")
-    fifo = folder / "camera.fifo.avi"
+    fifo = folder / "stream.avi"
     if mkfifo(fifo):
         add("a FIFO named .avi", fifo, "refuse", "fifo|pipe|regular|not a (video )?file")
     add("/dev/zero", "/dev/zero", "refuse", "regular|device|not a (video )?file")
@@ -824,8 +872,10 @@ def camera_commands(corpus: Path, rng: random.Random) -> list[Command]:
                 one_line_refusal(out, res, names if source.path else [], source.cause)
                 if source.expect == "frames":
                     out.fail("refusal", "a usable source was refused")
-            elif source.expect == "refuse" and not lines(res.stderr):
+            elif (source.expect == "refuse" or not frames) and not lines(res.stderr):
                 out.fail("accepted", f"exit 0 with {frames} frames and nothing said")
+            if len(lines(res.stderr)) > 20:
+                out.fail("refusal", f"{len(lines(res.stderr))} lines on stderr: not summarised")
             elif source.expect == "frames" and not frames:
                 out.fail("refusal", "a usable source gave no frames")
             for line in lines(res.stderr):
@@ -1010,9 +1060,7 @@ def build_base_cache(corpus: Path) -> Path:
 def cache_commands(corpus: Path, rng: random.Random) -> list[Command]:
     os.chmod(corpus, 0o755)  # the user nobody walks in
     base_cache = build_base_cache(corpus)
-    music = corpus / "cache-music"
-    music.mkdir()
-    shutil.copy(MUSIC / "feelings.ogg", music / "feelings.ogg")
+    music = corpus / "cache-base-music"  # what the base cache holds: a damaged copy is read, not only opened
     commands = []
     for i, case in enumerate(cache_cases(corpus, rng, base_cache)):
         cfg = scan_config(corpus / f"cache{i:02d}.yaml", music, case.cache)
@@ -1047,123 +1095,134 @@ def cache_commands(corpus: Path, rng: random.Random) -> list[Command]:
 # 5. MPD: hostile stored playlists, for `check` and `library playlists`
 
 
-def mpd_commands(corpus: Path, rng: random.Random) -> list[Command]:
-    """Stored playlists and song names MPD holds, judged over `library scan`, `library playlists` and `check`.
+@dataclass
+class MpdInput:
+    name: str
+    playlist: bytes | None = None  # a stored playlist of this name ...
+    contents: bytes = b""  # ... holding these lines
+    song: bytes | None = None  # a song file of this name under music/weird/
+    password: str = ""  # MPD wants this password (the config gives none)
+    permissions: str | None = None  # what MPD grants a client without a password
+    cause: str | None = None  # what a refusal of `library playlists` must say
 
-    Each input fails where any of the three commands gives a traceback or hangs (the run cannot say
-    which input did it), where a line names it with raw control characters, or more than once in one
-    command's output; a hand-made playlist must be byte-identical afterwards."""
+
+def mpd_inputs(rng: random.Random) -> list[MpdInput]:
+    return [
+        MpdInput(
+            "a playlist naming a non-UTF-8 file", b"happy", b"weird/caf\xe9.wav\nhappy/happy-1.wav\n", b"caf\xe9.wav"
+        ),
+        MpdInput("a playlist of files that are gone", b"sad", b"sad/gone-1.wav\nsad/gone-2.wav\n"),
+        MpdInput("a playlist of URLs", b"angry", b"http://127.0.0.1:9/stream.mp3\nftp://x/y.ogg\n"),
+        MpdInput("a playlist of 5000 entries", b"neutral", b"neutral/neutral-1.wav\n" * 5000),
+        MpdInput("an empty playlist", b"surprise", b""),
+        MpdInput("a playlist of binary junk", b"fear", rng.randbytes(3000).replace(b"\n", b"") + b"\n"),
+        MpdInput("a playlist naming an escape-coded file", b"disgust", b"weird/\x1b[31mred.wav\n", b"\x1b[31mred.wav"),
+        MpdInput("a playlist whose name is not UTF-8", b"mix\xff", b"happy/happy-1.wav\n"),
+        MpdInput("a playlist with a newline in its name", b"two\nlines", b"happy/happy-1.wav\n"),
+        MpdInput("a playlist named with escape codes", b"\x1b[2Jclear", b"happy/happy-1.wav\n"),
+        MpdInput("a hand-made moodbox-sad of absolute paths", b"moodbox-sad", b"/etc/passwd\n/dev/zero\n"),
+        MpdInput("a 250-byte playlist name", b"p" * 250, b"happy/happy-1.wav\n"),
+        MpdInput("a song file whose name is not UTF-8", song=b"bad-\xff\xfe.wav"),
+        MpdInput("a song file with a newline in its name", song=b"new\nline.wav"),
+        MpdInput("an MPD that wants a password", password="secret", cause="password"),
+        MpdInput(
+            "an MPD that lets a client only read", password="secret", permissions="read", cause="password|permission"
+        ),
+    ]
+
+
+def mpd_commands(corpus: Path, rng: random.Random) -> list[Command]:
+    """Each input in a real MPD of its own (tools/mpd_sandbox.py), judged over `library scan`, `library
+    playlists` and `check`: no traceback or hang in any, no raw control characters, `library playlists`
+    exit 0 or one line (naming the cause, where one is given), `check` one line a part, and a hand-made
+    stored playlist byte-identical afterwards."""
     if shutil.which("mpd") is None:
         print("mpd is not installed: the mpd category is skipped", file=sys.stderr)
         return []
     sys.path.insert(0, str(ROOT / "tools"))
     from mpd_sandbox import MpdSandbox
 
-    sandbox = MpdSandbox(songs_per_mood=2, song_seconds=2)
-    MPD_SANDBOXES.append(sandbox)
-    music, playlists = sandbox.root / "music", sandbox.root / "playlists"
-    weird = music / "weird"
-    weird.mkdir()
-    song = (music / "happy" / "happy-1.wav").read_bytes()
-    songs = [b"caf\xe9.wav", b"bad-\xff\xfe.wav", b"new\nline.wav", b"\x1b[31mred.wav"]
-    for raw in songs:
-        with open(os.path.join(os.fsencode(weird), raw), "wb") as f:
-            f.write(song)
-    cases: list[tuple[str, bytes, bytes]] = [  # (input, playlist name, contents)
-        ("a playlist naming a non-UTF-8 file", b"happy", b"weird/caf\xe9.wav\nhappy/happy-1.wav\n"),
-        ("a playlist of files that are gone", b"sad", b"sad/gone-1.wav\nsad/gone-2.wav\n"),
-        ("a playlist of URLs", b"angry", b"http://127.0.0.1:9/stream.mp3\nftp://x/y.ogg\n"),
-        ("a playlist of 5000 entries", b"neutral", b"neutral/neutral-1.wav\n" * 5000),
-        ("an empty playlist", b"surprise", b""),
-        ("a playlist of binary junk", b"fear", rng.randbytes(3000).replace(b"\n", b"") + b"\n"),
-        ("a playlist naming an escape-coded file", b"disgust", b"weird/\x1b[31mred.wav\n"),
-        ("a playlist whose name is not UTF-8", b"mix\xff", b"happy/happy-1.wav\n"),
-        ("a playlist with a newline in its name", b"two\nlines", b"happy/happy-1.wav\n"),
-        ("a playlist named with escape codes", b"\x1b[2Jclear", b"happy/happy-1.wav\n"),
-        ("a hand-made moodbox-sad of absolute paths", b"moodbox-sad", b"/etc/passwd\n/dev/zero\n"),
-        ("a 250-byte playlist name", b"p" * 250, b"happy/happy-1.wav\n"),
-    ]
-    guarded = {}
-    for _, name, contents in cases:
-        path = os.path.join(os.fsencode(playlists), name + b".m3u")
-        with open(path, "wb") as f:
-            f.write(contents)
-        if not name.startswith(b"moodbox-"):
-            guarded[path] = hashlib.sha256(contents).hexdigest()
-    sandbox.start()
-    cfg = corpus / "mpd.yaml"
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"path": str(MODEL)},
-                "camera": {"source": str(FACES / "happy")},
-                "mpd": {"host": sandbox.address, "port": sandbox.port, "timeout": 5.0},
-                "library": {"music_dir": str(music), "cache": str(corpus / "mpd-cache" / "library.sqlite")},
-            }
+    commands = []
+    for i, item in enumerate(mpd_inputs(rng)):
+        sandbox = MpdSandbox(songs_per_mood=1, song_seconds=2, password=item.password)
+        sandbox.default_permissions = item.permissions
+        MPD_SANDBOXES.append(sandbox)
+        music, playlists = sandbox.root / "music", sandbox.root / "playlists"
+        if item.song is not None:
+            (music / "weird").mkdir(exist_ok=True)
+            with open(os.path.join(os.fsencode(music / "weird"), item.song), "wb") as f:
+                f.write((music / "happy" / "happy-1.wav").read_bytes())
+        guarded: dict[bytes, str] = {}
+        if item.playlist is not None:
+            path = os.path.join(os.fsencode(playlists), item.playlist + b".m3u")
+            with open(path, "wb") as f:
+                f.write(item.contents)
+            if not item.playlist.startswith(b"moodbox-"):
+                guarded[path] = hashlib.sha256(item.contents).hexdigest()
+        cfg = corpus / f"mpd{i:02d}.yaml"
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "model": {"path": str(MODEL)},
+                    "camera": {"source": str(FACES / "happy")},
+                    "mpd": {"host": sandbox.address, "port": sandbox.port, "timeout": 5.0},
+                    "library": {"music_dir": str(music), "cache": str(corpus / f"mpd{i:02d}" / "library.sqlite")},
+                }
+            )
         )
-    )
-    inputs = [(label, os.fsdecode(name)) for label, name, _ in cases]
-    inputs += [(f"a song file named {printable(os.fsdecode(raw))}", os.fsdecode(raw)) for raw in songs]
-    results: list[Result] = []
+        results: list[Result] = []
 
-    def judge(label: str, ok_codes: tuple[int, ...]) -> Callable[[Result], list[Outcome]]:
-        def check(res: Result) -> list[Outcome]:
+        def keep(res: Result, results: list[Result] = results) -> list[Outcome]:
             results.append(res)
-            whole = Outcome("mpd", f"(moodbox {label})", output=shown(res, 4000), counted=False)
-            whole_failures(whole, res, TIMEOUT * BATCH_FACTOR)
-            if not res.timed_out and res.rc not in ok_codes:
-                whole.fail("refusal", f"exit {res.rc} ({' or '.join(map(str, ok_codes))} expected)")
-            if res.rc not in (0, None) and label != "check":
-                one_line_refusal(whole, res)
-            if len(res.stdout + res.stderr) > 20_000:
-                whole.fail("refusal", f"{len(res.stdout + res.stderr)} characters of output (a problem a line)")
-            for line in lines(res.stdout) + lines(res.stderr):
-                if CONTROL.search(line):
-                    whole.fail("refusal", f"raw control characters: {ascii_visible(line)[:200]!r}")
-            if label != "check":
-                return [whole]
-            return [whole, *per_input()]
+            return []
 
-        return check
-
-    def per_input() -> list[Outcome]:
-        outcomes = []
-        for label, name in inputs:
-            out = Outcome("mpd", label)
-            for res in results:
-                if crashed(res) or res.timed_out:
-                    out.fail("traceback" if crashed(res) else "hang", f"moodbox {shlex.join(res.argv[3:-2])}")
-                text = res.stdout + res.stderr
-                if "\n" not in name and "\x1b" not in name:
-                    continue
-                if name in text:
-                    out.fail("refusal", f"printed raw by {shlex.join(res.argv[-2:])}")
-                mine = [line for line in lines(text) if printable(name) in line]
-                out.output += "\n".join(ascii_visible(m) for m in mine)
+        def judge(
+            res: Result, item: MpdInput = item, results: list[Result] = results, guarded=guarded
+        ) -> list[Outcome]:
+            results.append(res)
+            out = Outcome("mpd", item.name, output="\n".join(shown(r, 1500) for r in results))
+            for r in results:
+                what = " ".join(r.argv[5:])
+                why = crashed(r)
+                if why:
+                    out.fail("traceback", f"{what}: {why}")
+                if r.timed_out:
+                    out.fail("hang", f"{what}: still running after {TIMEOUT * BATCH_FACTOR:.0f} s")
+                for line in lines(r.stdout) + lines(r.stderr):
+                    if CONTROL.search(line):
+                        out.fail("refusal", f"{what}: raw control characters in {ascii_visible(line)[:160]!r}")
+                        break
+                if len(r.stdout + r.stderr) > 20_000:
+                    out.fail("refusal", f"{what}: {len(r.stdout + r.stderr)} characters of output")
+            scan, playlists_run, check = (results + [None, None, None])[:3]
+            if scan and not scan.timed_out and scan.rc != 0:
+                out.fail("refusal", f"library scan: exit {scan.rc} (0 expected)")
+            if playlists_run and not playlists_run.timed_out and playlists_run.rc != 0:
+                one_line_refusal(out, playlists_run, (), item.cause)
+            elif item.cause and playlists_run and playlists_run.rc == 0:
+                out.fail("accepted", "library playlists: exit 0 though MPD refuses it")
+            if check and not check.timed_out and check.rc not in (0, 1):
+                out.fail("refusal", f"check: exit {check.rc} (0 or 1 expected)")
             for path, digest in guarded.items():
-                if os.fsdecode(os.path.basename(path))[:-4] == name and sha256(Path(os.fsdecode(path))) != digest:
-                    out.fail("lost", "a hand-made playlist was changed or removed")
-            outcomes.append(out)
-        return outcomes
+                if sha256(Path(os.fsdecode(path))) != digest:
+                    out.fail("lost", "the hand-made playlist was changed or removed")
+            return [out]
 
-    scan = Command(
-        "mpd",
-        "library scan",
-        moodbox("--config", cfg, "library", "scan"),
-        judge("library scan", (0,)),
-        timeout_factor=BATCH_FACTOR,
-    )
-    scan.then = [
-        Command(
-            "mpd",
-            "library playlists",
-            moodbox("--config", cfg, "library", "playlists"),
-            judge("library playlists", (0,)),
-            timeout_factor=BATCH_FACTOR,
-        ),
-        Command("mpd", "check", moodbox("--config", cfg, "check"), judge("check", (0, 1)), timeout_factor=BATCH_FACTOR),
-    ]
-    return [scan]
+        def start(sandbox: MpdSandbox = sandbox) -> object:
+            sandbox.start()
+            return None
+
+        def stop(_: object, sandbox: MpdSandbox = sandbox) -> None:
+            sandbox.close()
+
+        scan = Command("mpd", item.name, moodbox("--config", cfg, "library", "scan"), keep, pre=start)
+        scan.timeout_factor = BATCH_FACTOR
+        scan.then = [
+            Command("mpd", item.name, moodbox("--config", cfg, "library", "playlists"), keep),
+            Command("mpd", item.name, moodbox("--config", cfg, "check"), judge, post=stop),
+        ]
+        commands.append(scan)
+    return commands
 
 
 MPD_SANDBOXES: list = []
@@ -1186,10 +1245,10 @@ def run_chain(command: Command, timeout: float, lock: threading.Lock, done: list
     token = command.pre() if command.pre else None
     try:
         res = execute(command.argv, timeout * command.timeout_factor)
+        outcomes = command.check(res)
     finally:
         if command.post:
             command.post(token)
-    outcomes = command.check(res)
     with lock:
         done.extend(outcomes)
         for out in outcomes:
@@ -1243,6 +1302,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     TIMEOUT = args.timeout
     categories = list(args.only or CATEGORIES)
+    probe = execute(moodbox("--help"), TIMEOUT)
+    if probe.rc != 0:
+        print(f"{sys.executable} cannot run moodbox (run this with the venv's python: make hostile)", file=sys.stderr)
+        return 2
     corpus = Path(tempfile.mkdtemp(prefix="moodbox-hostile-"))
     started = time.monotonic()
     outcomes: list[Outcome] = []

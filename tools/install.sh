@@ -167,6 +167,17 @@ run systemctl daemon-reload
 run systemctl enable mpd.service moodbox.service
 run systemctl restart moodbox.service
 
+note "the web page (moodbox-web.service, port 8080 by default: web: in the config)"
+# A password of its own, shown this once; only its scrypt hash is stored (root:moodbox 0640).
+if [[ ! -e $ETC/web-password ]]; then
+    run "$PREFIX/venv/bin/moodbox" --config "$ETC/config.yaml" web --generate-password
+fi
+unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/moodbox-web.service")
+if ((DRY_RUN)); then echo "+ write $UNIT_DIR/moodbox-web.service"; else printf '%s\n' "$unit" > "$UNIT_DIR/moodbox-web.service"; fi
+run systemctl daemon-reload
+run systemctl enable moodbox-web.service
+run systemctl restart moodbox-web.service
+
 note "nightly music library scan (moodbox-library.timer)"
 # The music tagger, found by moodbox.music.musicmood in $PREFIX/models beside the venv.
 for name in moodbox-library.service moodbox-library.timer; do
@@ -185,4 +196,5 @@ the one the nightly library scan writes (moodbox-happy; the first scan has just 
 systemctl status moodbox-library). Then check everything with:
   sudo -u $SERVICE_USER $PREFIX/venv/bin/moodbox --config $ETC/config.yaml check
 and follow it with: journalctl -u moodbox -f
+The page: http://$(hostname).local:8080/ (the password was shown above; sudo moodbox web --set-password changes it).
 EOF

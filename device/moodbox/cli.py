@@ -29,6 +29,7 @@ from moodbox.vision.camera import CameraError, Pacer, frames, open_source
 from moodbox.vision.emotion import EmotionClassifier, ModelError
 from moodbox.vision.faces import Box, DetectorError, crop_square
 from moodbox.vision.pipeline import Vision, build_tracker
+from moodbox.web.auth import PasswordError
 
 EXIT_USAGE = 2
 
@@ -116,6 +117,48 @@ def _status(args: argparse.Namespace, cfg: config.Config) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace, cfg: config.Config) -> int:
+    """`moodbox web`: the page; `--set-password` stores a new password's hash (asked, or generated and shown once)."""
+    from moodbox.web.auth import read_hash, write_hash
+
+    if args.set_password or args.generate_password:
+        password = _new_password(generate=args.generate_password)
+        try:
+            write_hash(cfg.web.password_file, password)
+        except OSError as e:
+            raise UserError(f"cannot write {cfg.web.password_file}: {e.strerror or e}; run it with sudo") from None
+        if args.generate_password:
+            print(f"web page password (shown this once; change it with moodbox web --set-password): {password}")
+        else:
+            print(f"password stored as a hash in {cfg.web.password_file}")
+        return 0
+    if not cfg.web.enabled:  # a clean exit: the unit is not restarted for a page that is meant to be off
+        print("moodbox: the web page is off (web.enabled: false in the config)", file=sys.stderr)
+        return 0
+    read_hash(cfg.web.password_file)  # no password, no page: said now, not at the first login
+    from moodbox.web.app import serve
+
+    serve(cfg)
+    return 0
+
+
+def _new_password(generate: bool) -> str:
+    import getpass
+    import secrets
+
+    if generate:
+        return secrets.token_urlsafe(9)
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("new web page password: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ; nothing changed")
+    if len(password) < 8:
+        raise UserError("a password of at least 8 characters, please; nothing changed")
+    return password
+
+
 def _setup_logging() -> None:
     """Plain lines under systemd (the journal stamps them), timestamps at a terminal."""
     under_journal = bool(os.environ.get("JOURNAL_STREAM"))
@@ -158,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="the service's state as one JSON object")
     status.set_defaults(run=_status)
 
+    page = commands.add_parser("web", parents=[common], help="the page on the local network (its own service)")
+    page.add_argument("--set-password", action="store_true", help="store a new password (asked, or one line on stdin)")
+    page.add_argument("--generate-password", action="store_true", help="store a generated password and show it once")
+    page.set_defaults(run=_web)
+
     library = commands.add_parser("library", help="sort the music library by mood: scan it, write the mood playlists")
     actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")
     scan = actions.add_parser("scan", help="analyse every audio file (only new and changed ones are analysed again)")
@@ -176,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
-    except (config.ConfigError, ModelError, DetectorError, CameraError, PlayerError, UserError) as e:
+    except (config.ConfigError, ModelError, DetectorError, CameraError, PlayerError, UserError, PasswordError) as e:
         print(f"moodbox: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -121,6 +121,16 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The page on the local network (`moodbox web`, its own process and unit)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # every interface of this machine; the unit keeps it to the local network
+    port: int = field(default=8080, metadata=_range(1, 65535))
+    password_file: Path = Path("/etc/moodbox/web-password")  # the password's scrypt hash, 0640
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelSettings = field(default_factory=ModelSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -133,6 +143,7 @@ class Config:
     gpio: GpioConfig | None = None
     library: LibrarySettings = field(default_factory=LibrarySettings)
     control: ControlConfig = field(default_factory=ControlConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def playlist_for(self) -> dict[str, tuple[str, ...]]:
         """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first
