@@ -419,7 +419,12 @@ def config_cases(corpus: Path, rng: random.Random) -> list[ConfigCase]:
     # section (camera: the face fixtures; MPD: a closed port, so it fails at once), so what it prints is seen too.
     checked = {key: value for key, value in base.items() if key != "gpio"}
     checked = set_leaf(set_leaf(checked, "camera.source", str(FACES / "happy")), "mpd.port", 9)
-    add("a gpio section off a Pi (check)", yaml.safe_dump(base), False, command="check")
+    add(
+        "a gpio section off a Pi (check)",
+        yaml.safe_dump(set_leaf(checked, "gpio", base["gpio"])),
+        False,
+        command="check",
+    )
     for key in ("model.path", "detector.model", "camera.source", "mpd.host", "mpd.password", "playlists.happy"):
         add(
             f"{key} with a NUL byte (check)",
