@@ -386,3 +386,18 @@ def test_a_file_the_decoder_crashes_on_stops_one_scan_not_every_scan(music, tmp_
     after = moodbox("--config", str(cfg), "library", "scan")
     assert after.returncode == 0, after.stderr
     assert "6 tracks placed" in after.stdout and "1 undecodable before" in after.stdout
+
+
+def test_a_row_garbled_on_disk_is_analysed_again_not_a_traceback(tmp_path):
+    """A page zeroed inside the stored rows passes SQLite's checks but held JSON that no longer parses."""
+    cache = tmp_path / "c.sqlite"
+    with ScanCache(cache, tmp_path) as c:
+        c.store("a.wav", 1, 2, "v", evidence={"x": 1.0, "marker": 12345.0})
+        c.store("b.wav", 1, 2, "v", evidence={"x": 2.0})
+    sqlite3.connect(cache).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    data = cache.read_bytes()
+    at = data.index(b'"marker"')
+    cache.write_bytes(data[:at] + b"\x01" * 8 + data[at + 8 :])
+    with ScanCache(cache, tmp_path) as c:
+        assert c.lookup("a.wav", 1, 2, "v") is None and c.lookup("b.wav", 1, 2, "v").evidence == {"x": 2.0}
+        assert set(c.scored("v")) == {"b.wav"}

@@ -12,87 +12,48 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from moodbox import config
-from moodbox.appliance.check import run_checks as _check
-from moodbox.appliance.library_commands import playlists_command as library_playlists
-from moodbox.appliance.library_commands import scan_command as library_scan
+from moodbox.base.errors import Explained
 from moodbox.base.native import python_stderr_apart
-from moodbox.playback.connection import PlayerError
-from moodbox.vision.camera import CameraError, Pacer, frames, open_source
-from moodbox.vision.emotion import EmotionClassifier, ModelError
-from moodbox.vision.faces import Box, DetectorError, crop_square
-from moodbox.vision.pipeline import Vision, build_tracker
-from moodbox.web.auth import PasswordError
 
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
+class UserError(Explained):
     """A problem the person at the terminal can fix; printed as one line."""
 
 
-def _read_image(path: Path) -> np.ndarray | None:
-    """Decode an image file, or None if it is missing or not an image (without OpenCV's stderr noise)."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-
-
-def _rounded(probs: dict[str, float]) -> dict[str, float]:
-    return {label: round(p, 4) for label, p in probs.items()}
-
-
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
-    classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
-    tracker = build_tracker(cfg.detector)
-    for name in args.images:
-        image = _read_image(name)
-        if image is None:
-            raise UserError(f"cannot read image {name}: missing or not an image file; check the path")
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        boxes = [Box(0, 0, grey.shape[1], grey.shape[0])] if args.whole else tracker.detect_all(grey)
-        faces = []
-        for box in boxes:
-            probs = classifier.predict(grey if args.whole else crop_square(grey, box, cfg.detector.crop_margin))
-            best = max(probs, key=probs.__getitem__)
-            faces.append({"box": [box.x, box.y, box.w, box.h], "emotion": best, "probabilities": _rounded(probs)})
-        print(json.dumps({"image": str(name), "faces": faces}))
-    return 0
+    from moodbox.appliance.vision_commands import classify_command
+
+    return classify_command(args, cfg)
 
 
 def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
-    config.expand_user(args.source, "SOURCE")
-    vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
-    source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
-    count, first_t, started = 0, None, time.perf_counter()
-    pace = Pacer()
-    try:
-        for frame in frames(source):
-            if first_t is None:
-                first_t = frame.t
-            if args.realtime:
-                pace(frame)
-            step = vision.step(frame)
-            count += 1
-            if step.decision:
-                d = step.decision
-                print(json.dumps({"t": round(d.t - first_t, 3), "mood": d.mood, "confidence": round(d.confidence, 4)}))
-                sys.stdout.flush()
-    finally:
-        source.close()
-    seconds = time.perf_counter() - started
-    fps = round(count / seconds, 1) if seconds else 0.0
-    print(json.dumps({"frames": count, "seconds": round(seconds, 3), "fps": fps}))
-    return 0
+    from moodbox.appliance.vision_commands import watch_command
+
+    return watch_command(args, cfg)
+
+
+def _check(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.check import run_checks
+
+    return run_checks(args, cfg)
+
+
+def library_scan(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.library_commands import scan_command
+
+    return scan_command(args, cfg)
+
+
+def library_playlists(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.library_commands import playlists_command
+
+    return playlists_command(args, cfg)
 
 
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
@@ -224,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
-    except (config.ConfigError, ModelError, DetectorError, CameraError, PlayerError, UserError, PasswordError) as e:
+    except Explained as e:
         print(f"moodbox: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
+from moodbox.base.errors import Explained
 from moodbox.music.library import AUTO, LibrarySettings
 from moodbox.playback.connection import MpdSettings
 from moodbox.vision.mood import MoodSettings
@@ -36,7 +37,7 @@ DEFAULT_PATH = Path("config.yaml")
 MAX_BYTES = 1_000_000  # a commented config is ~5 kB; anything near this is not a config
 
 
-class ConfigError(ValueError):
+class ConfigError(Explained, ValueError):
     """A config file that cannot be used; the message is one line naming the key and the fix."""
 
 

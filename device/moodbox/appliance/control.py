@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moodbox.base.errors import Explained
+
 log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 8
@@ -49,7 +51,7 @@ class Command:
     value: bool | str | None = None
 
 
-class ControlError(RuntimeError):
+class ControlError(Explained, RuntimeError):
     """The service cannot be asked: it is not running, or the socket is not ours to use. One line, with the fix."""
 
 

@@ -39,7 +39,7 @@ from moodbox import config
 from moodbox.appliance.control import Command, ControlError, ControlServer
 from moodbox.appliance.controls import Controls, Event, LedState
 from moodbox.appliance.notify import Notifier
-from moodbox.appliance.state import Vitals, face_view, last_scan
+from moodbox.appliance.state import LastScan, Vitals, face_view, snapshot, status_line
 from moodbox.base.moods import AWAY
 from moodbox.config import Config
 from moodbox.playback.worker import PlayerWorker
@@ -79,11 +79,10 @@ class Service:
         self.vitals = Vitals()
         self.control = ControlServer(cfg.control.socket, self.events)
         self.paused = False
-        self._scanned_checked = -1e9  # when the library cache was last looked at
-        self._scanned_at: float | None = None  # and when the scan last wrote it
+        self.last_scan = LastScan()
         self.mood_since: float | None = None  # wall-clock time of the last decision
         self.confidence: float | None = None
-        self._view = face_view(None, None, cfg.detector.min_face)  # the last frame's face box, for aiming
+        self.view = face_view(None, None, cfg.detector.min_face)  # the last frame's face box, for aiming
         self._mood_changed = False
         self._shown_player = self.player.state  # what STATUS last said about the player
 
@@ -171,7 +170,7 @@ class Service:
                 continue
             step = self.vision.step(frame)
             self.vitals.count(frame.image)
-            self._view = face_view(step.box, frame.image.shape, self.cfg.detector.min_face)
+            self.view = face_view(step.box, frame.image.shape, self.cfg.detector.min_face)
             self._mood_changed = step.decision is not None
             if step.decision is not None:
                 d = step.decision
@@ -205,7 +204,7 @@ class Service:
     def _idle_in_privacy(self) -> None:
         if self.frames is not None:
             self._close_camera()
-            self._view = face_view(None, None, self.cfg.detector.min_face)
+            self.view = face_view(None, None, self.cfg.detector.min_face)
             log.info("privacy mode: camera off until the lock button is pressed")
         self._tick()
         self.stop_event.wait(0.1)
@@ -342,53 +341,7 @@ class Service:
             self.controls.show(state, self.vision.engine.mood)
 
     def _status(self) -> str:
-        mood = "privacy" if self.privacy else (self.vision.engine.mood or "watching")
-        lock = ", locked" if self.locked else ""
-        camera = (
-            ""
-            if self.privacy or self.vitals.seen_frame_within(2.0)
-            else f", no frame from camera {self.source_spec} (retrying)"
-        )
-        return f"mood {mood}{lock}, {self.vitals.fps:.0f} fps{camera}, {self.player.state.describe()}"
+        return status_line(self)
 
     def _state(self) -> dict[str, Any]:
-        """The control socket's state: what `moodbox status` and the web page show."""
-        player = self.player.state
-        mood = self.vision.engine.mood
-        if self.privacy:
-            camera_state = "off (privacy)"
-        elif self.vitals.seen_frame_within(2.0):
-            camera_state = "delivering frames"
-        else:
-            camera_state = "no frame yet" if not self.ready else "no frame (retrying)"
-        return {
-            "mood": mood,
-            "mood_since": self.mood_since,
-            "confidence": None if self.confidence is None else round(self.confidence, 2),
-            "away": mood == AWAY,
-            "playlist": player.playlist,
-            "song": player.song,
-            "why": f"{mood} under policy {self.cfg.policy}" if mood and player.playlist else None,
-            "policy": self.cfg.policy,
-            "locked": self.locked,
-            "privacy": self.privacy,
-            "paused": self.paused,
-            "fps": self.vitals.fps,
-            "cpu": self.vitals.cpu,
-            "camera": {
-                "source": self.source_spec,
-                "state": camera_state,
-                "light": None if self.privacy else self.vitals.light,
-                "view": self._view,
-            },
-            "mpd": player.describe(),
-            "mpd_ok": player.ok,
-            "model": f"{self.cfg.model.path.name} loaded" if self.ready else "loading",
-            "library_scanned": self._scanned(),
-        }
-
-    def _scanned(self) -> float | None:
-        now = time.monotonic()
-        if now >= self._scanned_checked + 30.0:  # a stat twice a minute, not per frame
-            self._scanned_checked, self._scanned_at = now, last_scan(self.cfg.library.cache)
-        return self._scanned_at
+        return snapshot(self)

@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from moodbox.base.moods import AWAY
+from moodbox.config import Config
+from moodbox.playback.worker import PlayerWorker
 from moodbox.vision.faces import Box
+from moodbox.vision.pipeline import Vision
 
 
 @dataclass
@@ -72,15 +76,93 @@ def face_view(box: Box | None, frame_shape: tuple[int, ...] | None, min_face: fl
     return view
 
 
-def last_scan(cache: Path) -> float | None:
-    """When the library scan last wrote its cache (wall-clock seconds), None if never."""
-    times = []
-    for name in (cache.name, cache.name + "-wal"):
-        try:
-            times.append(os.stat(cache.with_name(name)).st_mtime)
-        except OSError:
-            continue
-    return max(times) if times else None
+class LastScan:
+    """When the library scan last wrote its cache (wall-clock seconds; None if never), looked at twice a minute."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock, self._checked = clock, -1e9
+        self._at: float | None = None
+
+    def of(self, cache: Path) -> float | None:
+        now = self._clock()
+        if now >= self._checked + 30.0:  # a stat twice a minute, not per frame
+            times = []
+            for name in (cache.name, cache.name + "-wal"):
+                try:
+                    times.append(os.stat(cache.with_name(name)).st_mtime)
+                except OSError:
+                    continue
+            self._checked, self._at = now, max(times) if times else None
+        return self._at
+
+
+class ServiceView(Protocol):
+    """What the state is read from: the service's attributes (a Protocol, so this module need not import it)."""
+
+    cfg: Config
+    vision: Vision
+    player: PlayerWorker
+    vitals: Vitals
+    last_scan: LastScan
+    privacy: bool
+    locked: bool
+    paused: bool
+    ready: bool
+    mood_since: float | None
+    confidence: float | None
+
+    @property
+    def source_spec(self) -> str: ...
+
+    @property
+    def view(self) -> dict[str, Any]: ...
+
+
+def status_line(s: ServiceView) -> str:
+    """systemd's STATUS=: the mood, the analysed rate, the camera if it is silent, the player."""
+    mood = "privacy" if s.privacy else (s.vision.engine.mood or "watching")
+    lock = ", locked" if s.locked else ""
+    camera = (
+        "" if s.privacy or s.vitals.seen_frame_within(2.0) else f", no frame from camera {s.source_spec} (retrying)"
+    )
+    return f"mood {mood}{lock}, {s.vitals.fps:.0f} fps{camera}, {s.player.state.describe()}"
+
+
+def snapshot(s: ServiceView) -> dict[str, Any]:
+    """The control socket's state: what `moodbox status` and the web page show."""
+    player = s.player.state
+    mood = s.vision.engine.mood
+    if s.privacy:
+        camera_state = "off (privacy)"
+    elif s.vitals.seen_frame_within(2.0):
+        camera_state = "delivering frames"
+    else:
+        camera_state = "no frame yet" if not s.ready else "no frame (retrying)"
+    return {
+        "mood": mood,
+        "mood_since": s.mood_since,
+        "confidence": None if s.confidence is None else round(s.confidence, 2),
+        "away": mood == AWAY,
+        "playlist": player.playlist,
+        "song": player.song,
+        "why": f"{mood} under policy {s.cfg.policy}" if mood and player.playlist else None,
+        "policy": s.cfg.policy,
+        "locked": s.locked,
+        "privacy": s.privacy,
+        "paused": s.paused,
+        "fps": s.vitals.fps,
+        "cpu": s.vitals.cpu,
+        "camera": {
+            "source": s.source_spec,
+            "state": camera_state,
+            "light": None if s.privacy else s.vitals.light,
+            "view": s.view,
+        },
+        "mpd": player.describe(),
+        "mpd_ok": player.ok,
+        "model": f"{s.cfg.model.path.name} loaded" if s.ready else "loading",
+        "library_scanned": s.last_scan.of(s.cfg.library.cache),
+    }
 
 
 def describe(state: dict[str, Any]) -> list[str]:

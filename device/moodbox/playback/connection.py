@@ -59,6 +59,8 @@ from typing import Any, Literal
 import mpd
 from mpd.base import FailureResponseCode
 
+from moodbox.base.errors import Explained
+
 log = logging.getLogger(__name__)
 
 Transition = Literal["after_song", "now"]
@@ -85,7 +87,7 @@ NEEDED = frozenset(
 CHANNEL = "moodbox"  # prefix of each instance's client-to-client channel
 
 
-class PlayerError(RuntimeError):
+class PlayerError(Explained, RuntimeError):
     """MPD is unusable in a way a person must fix (wrong password, missing permission, missing playlist)."""
 
 

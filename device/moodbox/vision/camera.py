@@ -32,6 +32,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from moodbox.base.errors import Explained
 from moodbox.base.native import native_stderr_silenced
 
 # FFmpeg writes its own lines to stderr ("moov atom not found"); our errors say it in one line instead.
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-class CameraError(RuntimeError):
+class CameraError(Explained, RuntimeError):
     """A source that cannot deliver frames; the message names the source and the fix."""
 
 

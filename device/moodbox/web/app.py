@@ -223,4 +223,7 @@ def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None
     app = WebApp(cfg).build()
     where_host, where_port = host or cfg.web.host, port or cfg.web.port
     log.info("web page on http://%s:%d/ (password in %s)", where_host, where_port, cfg.web.password_file)
-    web.run_app(app, host=where_host, port=where_port, print=None, access_log=None, handle_signals=True)
+    # Open event streams never end by themselves: SIGTERM closes them after a second, not aiohttp's minute.
+    web.run_app(
+        app, host=where_host, port=where_port, print=None, access_log=None, handle_signals=True, shutdown_timeout=1.0
+    )

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from moodbox.base.errors import Explained
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MB and about 50 ms on a Pi 4 per guess
 SESSION_DAYS = 30
 MAX_SESSIONS = 32
@@ -34,7 +36,7 @@ FAILURES_OVERALL = 20  # ... and from all addresses together ...
 FAILURE_WINDOW_S = 300.0  # ... within this many seconds; then logins wait
 
 
-class PasswordError(RuntimeError):
+class PasswordError(Explained, RuntimeError):
     """The password file is missing, unreadable or not ours; one line with the fix."""
 
 

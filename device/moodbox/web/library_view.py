@@ -1,7 +1,8 @@
 """The listener's music as the page shows it: every scanned track on the valence/arousal plane.
 
-Read from the scan cache (read-only, as `moodbox library playlists` reads it) and placed with the
-same code, relative to the library; recomputed only when the cache file changed.
+Read from the scan cache (read-only, as `moodbox library playlists` reads it): where the last
+whole-library scan placed each track, and what its analysis found. Nothing is computed here, so
+the page's process needs no numpy; it reads again only when the cache file changed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import threading
 from typing import Any
 
 from moodbox.base.moods import MOODS
-from moodbox.music import musicmood
-from moodbox.music.library import LibrarySettings, placeable
+from moodbox.music.library import LibrarySettings
 from moodbox.music.scancache import CacheError, ScanCache
 
 TOP_TAGS = 5
@@ -66,17 +66,16 @@ class LibraryView:
                 return
             try:
                 with ScanCache(self.settings.cache, self.settings.music_dir.resolve(), write=False) as cache:
-                    scored = cache.scored(musicmood.ANALYSIS_VERSION)
+                    places = cache.places()
+                    evidence = cache.evidence(places)
             except CacheError as e:
                 self._tracks, self._error = {}, str(e)
                 return
-            files = [f for f, e in scored.items() if placeable(e)]
-            points = musicmood.place([scored[f] for f in files])
             self._tracks = {
-                f: {"valence": round(v, 3), "arousal": round(a, 3), "evidence": scored[f]}
-                for f, (v, a) in zip(files, points, strict=True)
+                f: {"valence": round(v, 3), "arousal": round(a, 3), "evidence": evidence.get(f, {})}
+                for f, (v, a) in places.items()
             }
-            self._error = "" if files else "the scan found no music yet; check library.music_dir"
+            self._error = "" if places else "the scan placed no music yet; check library.music_dir"
 
     def _stamp(self) -> tuple[float, ...]:
         stamps = []
