@@ -386,7 +386,7 @@ class MpdConnection:
             return None
         except UnicodeDecodeError:
             self._drop()
-            raise UndecodableReply(f"MPD at {self.address} named a file whose name is not UTF-8") from None
+            raise UndecodableReply(f"MPD at {self.address} sent a file or playlist name that is not UTF-8") from None
 
     def do(self, command: Callable[[mpd.MPDClient], Any]) -> bool:
         """Run a command whose reply carries nothing (python-mpd2 returns None); True if MPD took it."""

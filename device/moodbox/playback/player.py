@@ -18,8 +18,8 @@ The connection itself (reconnecting, refusals, one moodbox per MPD) is
   tries again. `follow`, `poll` and `skip` raise nothing MPD does.
 * A mood may name several stored playlists, best first (`auto`: the person's own
   playlist named after the mood, then the one `moodbox library playlists`
-  writes). Which one plays is decided at each switch from MPD's `listplaylists`
-  (one cheap command), not once at start: the nightly scan may write its
+  writes). Which one plays is decided at each switch by asking MPD for each
+  (`load NAME 0:0`, which queues nothing), not once at start: the nightly scan may write its
   playlists long after the service started, and a person may add theirs any
   day. When none exists the music stays as it is and that is said once per
   mood, naming the fix; `poll` looks again every minute while the mood lasts,
@@ -47,7 +47,7 @@ from mpd.base import FailureResponseCode
 
 from moodbox.base.moods import AWAY
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
-from moodbox.playback.queue_edits import list_playlist, load_shuffled, requeue
+from moodbox.playback.queue_edits import existing, list_playlist, load_shuffled, requeue
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class Player:
         """
         if len(names) == 1:
             return names[0]
-        stored = self.mpd.run(lambda c: {p["playlist"] for p in c.listplaylists()})
+        stored = self.mpd.run(partial(existing, names=names))
         if stored is None:
             return None
         name = next((n for n in names if n in stored), "")
@@ -361,12 +361,11 @@ class Player:
 
         Raises PlayerError if MPD is unreachable or refuses us.
         """
-        stored = self.mpd.run(lambda c: c.listplaylists())
-        if stored is None:
+        present = self.mpd.run(partial(existing, names=[n for names in self.playlists.values() for n in names]))
+        if present is None:
             if self.problem is not None:
                 raise self.problem
             raise PlayerError(f"MPD at {self.address} is unreachable ({self.last_error}); start MPD or fix mpd.host")
-        present = {p["playlist"] for p in stored}
         listings: dict[str, tuple[list[str], list[str]]] = {}
         survey = {}
         for mood, names in self.playlists.items():
