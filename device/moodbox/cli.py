@@ -18,6 +18,7 @@ from pathlib import Path
 from moodbox import config
 from moodbox.base.errors import Explained
 from moodbox.base.native import python_stderr_apart
+from moodbox.base.text import printable
 
 EXIT_USAGE = 2
 
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
     except Explained as e:
-        print(f"moodbox: {e}", file=sys.stderr)
+        print(f"moodbox: {printable(str(e))}", file=sys.stderr)  # a path with a newline stays one line
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -321,5 +321,7 @@ def _value(kind: Any, raw: Any, f: dataclasses.Field, key: str, base: Path) -> A
             return str(raw)  # YAML reads `source: 0` as a number
         if not isinstance(raw, str):
             raise ConfigError(f"{key} must be text; got {_show(raw)}")
+        if any(ch < " " and ch != "\t" for ch in raw):  # a NUL or a newline in a host, a password, a name
+            raise ConfigError(f"{key} must be one line of text without control characters; got {_show(raw)}")
         return raw
     raise TypeError(f"config schema: unsupported type {kind!r} for {key}")

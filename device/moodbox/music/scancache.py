@@ -168,6 +168,14 @@ class ScanCache:
         code = getattr(e, "errno", None)
         text = str(e).lower()
         where = self.path.parent
+        blocker = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), None)
+        if code in (errno.ENOTDIR, errno.EEXIST) and blocker is not None:
+            return CacheError(
+                f"cannot use the scan cache {self.path}: {blocker} is a file, not a folder; point library.cache "
+                "into a folder"
+            )
+        if "unable to open" in text and where.is_dir() and not os.access(where, os.W_OK | os.X_OK):
+            code = errno.EACCES  # SQLite's words for a folder moodbox may not write a new file in
         if code == errno.ENOSPC or "disk is full" in text or "disk full" in text:
             return CacheError(
                 f"cannot use the scan cache {self.path}: the disk holding {where} is full; free some space there "
