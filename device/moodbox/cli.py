@@ -110,10 +110,23 @@ def _setup_logging() -> None:
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every connect at INFO
 
 
+def _version() -> str:
+    """The installed distribution's version; a bare checkout (PYTHONPATH=device) says the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("moodbox")
+    except metadata.PackageNotFoundError:
+        from moodbox import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodbox", description="Music that follows the listener's mood.")
     config_help = "config file (default: ./config.yaml)"
     parser.add_argument("--config", type=Path, default=None, help=config_help)
+    parser.add_argument("--version", action="version", version=f"moodbox {_version()}")
     # `moodbox run --config FILE` too, as people type it: SUPPRESS keeps a --config given before the command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
@@ -140,13 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[common], help="self-test: model, camera, MPD and playlists, GPIO")
     check.set_defaults(run=_check)
 
-    library = commands.add_parser("library", help="sort the music library by mood: scan it, write the mood playlists")
+    library = commands.add_parser(
+        "library", parents=[common], help="sort the music library by mood: scan it, write the mood playlists"
+    )
     actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")
-    scan = actions.add_parser("scan", help="analyse every audio file (only new and changed ones are analysed again)")
+    scan = actions.add_parser(
+        "scan", parents=[common], help="analyse every audio file (only new and changed ones are analysed again)"
+    )
     scan.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="default: library.music_dir")
     scan.add_argument("--json", action="store_true", help="one JSON line per track, then a summary")
     scan.set_defaults(run=library_scan)
-    playlists = actions.add_parser("playlists", help="write the moodbox-<mood> playlists to MPD from the scan")
+    playlists = actions.add_parser(
+        "playlists", parents=[common], help="write the moodbox-<mood> playlists to MPD from the scan"
+    )
     playlists.set_defaults(run=library_playlists)
     return parser
 
