@@ -11,24 +11,19 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:  # the heavy imports (OpenCV, numpy, LiteRT) wait until SIGHUP is caught: see main()
+    import numpy as np
 
-from moodbox import config
-from moodbox.appliance.check import run_checks as _check
-from moodbox.appliance.library_commands import playlists_command as library_playlists
-from moodbox.appliance.library_commands import scan_command as library_scan
-from moodbox.base.native import python_stderr_apart
-from moodbox.playback.connection import PlayerError
-from moodbox.vision.camera import CameraError, Pacer, frames, open_source
-from moodbox.vision.emotion import EmotionClassifier, ModelError
-from moodbox.vision.faces import Box, DetectorError, crop_square
-from moodbox.vision.pipeline import Vision, build_tracker
+    from moodbox import config
 
 EXIT_USAGE = 2
 
@@ -37,8 +32,21 @@ class UserError(Exception):
     """A problem the person at the terminal can fix; printed as one line."""
 
 
+# A SIGHUP (`systemctl reload`, `kill -HUP`) that comes while `moodbox run` is still importing OpenCV and loading
+# the model: Python's default would end the process (exit 129). It is caught from main's first line and becomes
+# a reload as soon as the service runs.
+_early_reload = threading.Event()
+
+
+def _reload_later(signum: int, frame: FrameType | None) -> None:
+    _early_reload.set()
+
+
 def _read_image(path: Path) -> np.ndarray | None:
     """Decode an image file, or None if it is missing or not an image (without OpenCV's stderr noise)."""
+    import cv2
+    import numpy as np
+
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError:
@@ -51,6 +59,12 @@ def _rounded(probs: dict[str, float]) -> dict[str, float]:
 
 
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
+    import cv2
+
+    from moodbox.vision.emotion import EmotionClassifier
+    from moodbox.vision.faces import Box, crop_square
+    from moodbox.vision.pipeline import build_tracker
+
     classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
     tracker = build_tracker(cfg.detector)
     for name in args.images:
@@ -69,6 +83,10 @@ def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
 
 
 def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox import config
+    from moodbox.vision.camera import Pacer, frames, open_source
+    from moodbox.vision.pipeline import Vision
+
     config.expand_user(args.source, "SOURCE")
     vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
     source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
@@ -95,11 +113,34 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox import config
     from moodbox.appliance.service import Service
 
     if args.source is not None:
         config.expand_user(args.source, "--source")
-    return Service(cfg, source=args.source, config_path=args.config).run()
+    service = Service(cfg, source=args.source, config_path=args.config)
+    # One event from main's first line on: a SIGHUP during start-up, or while the service's own handler is being
+    # put in place, is a reload the loop does at once.
+    service.reload_requested = _early_reload
+    return service.run()
+
+
+def _check(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.check import run_checks
+
+    return run_checks(args, cfg)
+
+
+def _library_scan(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.library_commands import scan_command
+
+    return scan_command(args, cfg)
+
+
+def _library_playlists(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.library_commands import playlists_command
+
+    return playlists_command(args, cfg)
 
 
 def _setup_logging() -> None:
@@ -162,16 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="default: library.music_dir")
     scan.add_argument("--json", action="store_true", help="one JSON line per track, then a summary")
-    scan.set_defaults(run=library_scan)
+    scan.set_defaults(run=_library_scan)
     playlists = actions.add_parser(
         "playlists", parents=[common], help="write the moodbox-<mood> playlists to MPD from the scan"
     )
-    playlists.set_defaults(run=library_playlists)
+    playlists.set_defaults(run=_library_playlists)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGHUP, _reload_later)  # first, before the imports that take most of a second
     args = build_parser().parse_args(argv)
+    if in_main_thread and args.run is not _run:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # only the service reloads; a hang-up ends the others
+    from moodbox import config
+    from moodbox.base.native import python_stderr_apart
+    from moodbox.playback.connection import PlayerError
+    from moodbox.vision.camera import CameraError
+    from moodbox.vision.emotion import ModelError
+    from moodbox.vision.faces import DetectorError
+
     python_stderr_apart()
     _setup_logging()
     try:
