@@ -221,7 +221,7 @@ class Service:
         self.notifier.reloading()
         where = self.config_path or config.DEFAULT_PATH
         try:
-            new = config.load(self.config_path)
+            new = config.load(self.config_path, whole=True)  # empty or cut short: keep the running one
             vision = self._vision_for(new)
             frames = self._camera_for(new)
         except (config.ConfigError, ModelError, DetectorError, CameraError) as e:
