@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the heavy imports (OpenCV, numpy, LiteRT) wait until SIGHUP
     import numpy as np
 
     from moodbox import config
+    from moodbox.vision.faces import Box
 
 EXIT_USAGE = 2
 
@@ -92,6 +93,7 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     source = open_source(args.source, fps=cfg.camera.fps, give_up_after=cfg.camera.give_up_after)
     count, first_t, started = 0, None, time.perf_counter()
     pace = Pacer()
+    faces = _FaceNews(cfg.detector.min_face)
     try:
         for frame in frames(source):
             if first_t is None:
@@ -100,6 +102,7 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
                 pace(frame)
             step = vision.step(frame)
             count += 1
+            faces.see(round(frame.t - first_t, 3), step.box, frame.image.shape[0])
             if step.decision:
                 d = step.decision
                 print(json.dumps({"t": round(d.t - first_t, 3), "mood": d.mood, "confidence": round(d.confidence, 4)}))
@@ -109,7 +112,32 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     seconds = time.perf_counter() - started
     fps = round(count / seconds, 1) if seconds else 0.0
     print(json.dumps({"frames": count, "seconds": round(seconds, 3), "fps": fps}))
+    if count and not faces.found:
+        print(
+            f"moodbox: no face found in {count} frames; a face smaller than detector.min_face "
+            f"({cfg.detector.min_face:g} of the frame height) is not looked for: move closer or lower it",
+            file=sys.stderr,
+        )
     return 0
+
+
+class _FaceNews:
+    """`watch`'s lines for aiming the camera: a face found (its height as a share of the frame's, beside
+    detector.min_face, the smallest looked for) and lost."""
+
+    def __init__(self, min_face: float) -> None:
+        self.min_face, self.found, self.present = min_face, 0, False
+
+    def see(self, t: float, box: Box | None, frame_height: int) -> None:
+        if (box is not None) == self.present:
+            return
+        self.present = box is not None
+        if box is None:
+            print(json.dumps({"t": t, "face": "lost"}))
+            return
+        self.found += 1
+        size = round(box.h / frame_height, 3)
+        print(json.dumps({"t": t, "face": "found", "size": size, "min_face": self.min_face, "px": box.h}))
 
 
 def _run(args: argparse.Namespace, cfg: config.Config) -> int:
