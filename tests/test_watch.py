@@ -107,13 +107,12 @@ def test_watch_says_when_a_face_is_found_and_lost_and_its_size_against_min_face(
         assert found["size"] == pytest.approx(found["px"] / 480, abs=0.002)
 
 
-def test_watch_without_a_face_names_min_face(tmp_path):
-    """A face too small for detector.min_face is never found: the run ends saying what is looked for."""
+def test_watch_counts_the_faces_found(tmp_path):
+    """A face too small for detector.min_face is never looked for: the summary says none was found."""
     clip = make_clip(tmp_path / "small.avi", [(grey(SURPRISE), 2)])
     cfg = tmp_path / "c.yaml"
     cfg.write_text("detector:\n  min_face: 0.9\n")
-    result = watch(clip, config=cfg)
-    assert result.returncode == 0, result.stderr
-    assert not any("face" in json.loads(line) for line in result.stdout.splitlines())
-    (line,) = result.stderr.splitlines()
-    assert "no face found" in line and "detector.min_face (0.9 of the frame height)" in line
+    moods, summary = decisions(watch(clip, config=cfg))
+    assert summary["faces_found"] == 0 and moods == []
+    _, summary = decisions(watch(clip))
+    assert summary["faces_found"] == 1
