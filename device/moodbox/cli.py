@@ -43,16 +43,39 @@ def _reload_later(signum: int, frame: FrameType | None) -> None:
     _early_reload.set()
 
 
-def _read_image(path: Path) -> np.ndarray | None:
-    """Decode an image file, or None if it is missing or not an image (without OpenCV's stderr noise)."""
+JPEG_END = b"\xff\xd9"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+CROP_SIZED = 128  # px: an image this small is a face crop, not a photo with a face in it
+
+
+def _read_image(path: Path) -> np.ndarray | str:
+    """The decoded image, or why it cannot be read: one phrase naming the cause (OpenCV's and the decoders'
+    own stderr lines are kept out)."""
     import cv2
     import numpy as np
 
+    from moodbox.base.native import native_stderr_silenced
+
+    if path.is_dir():
+        return "it is a folder; name the image files in it"
     try:
         data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except FileNotFoundError:
+        return "no such file; check the path"
+    except OSError as e:
+        return f"cannot read it ({e.strerror}); check its permissions"
+    if not data.size:
+        return "the file is empty; copy the image again"
+    head, tail = data[:8].tobytes(), data[-12:].tobytes()
+    if (head[:3] == b"\xff\xd8\xff" and JPEG_END not in tail) or (head == PNG_SIGNATURE and PNG_END not in tail):
+        return "the image is cut short (a partial copy or download?); copy it again"
+    try:
+        with native_stderr_silenced():  # libpng and libjpeg print their own lines about damaged data
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error:  # e.g. a header claiming more than OPENCV_IO_MAX_IMAGE_PIXELS
+        image = None
+    return image if image is not None else "not an image OpenCV can decode, or damaged; use a JPEG or PNG"
 
 
 def _rounded(probs: dict[str, float]) -> dict[str, float]:
@@ -60,6 +83,7 @@ def _rounded(probs: dict[str, float]) -> dict[str, float]:
 
 
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
+    """Every image in turn: one JSON line each; a file that cannot be read is one stderr line, and the rest go on."""
     import cv2
 
     from moodbox.vision.emotion import EmotionClassifier
@@ -68,10 +92,13 @@ def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
 
     classifier = EmotionClassifier(cfg.model.path, threads=cfg.model.threads)
     tracker = build_tracker(cfg.detector)
+    unread = 0
     for name in args.images:
         image = _read_image(name)
-        if image is None:
-            raise UserError(f"cannot read image {name}: missing or not an image file; check the path")
+        if isinstance(image, str):
+            print(f"moodbox: cannot read image {name}: {image}", file=sys.stderr)
+            unread += 1
+            continue
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         boxes = [Box(0, 0, grey.shape[1], grey.shape[0])] if args.whole else tracker.detect_all(grey)
         faces = []
@@ -79,8 +106,26 @@ def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
             probs = classifier.predict(grey if args.whole else crop_square(grey, box, cfg.detector.crop_margin))
             best = max(probs, key=probs.__getitem__)
             faces.append({"box": [box.x, box.y, box.w, box.h], "emotion": best, "probabilities": _rounded(probs)})
-        print(json.dumps({"image": str(name), "faces": faces}))
-    return 0
+        line: dict[str, object] = {"image": str(name), "faces": faces}
+        if not faces:
+            line["note"] = _why_no_face(grey.shape, cfg.detector.min_face)
+        print(json.dumps(line))
+        sys.stdout.flush()
+    return EXIT_USAGE if unread else 0
+
+
+def _why_no_face(shape: tuple[int, ...], min_face: float) -> str:
+    height, width = shape[:2]
+    if max(height, width) <= CROP_SIZED:
+        return (
+            f"no face found: a {width}x{height} image is a face crop, and the detector needs room around a face; "
+            "use --whole to read the whole image as the face"
+        )
+    smallest = max(24, round(min_face * height))
+    return (
+        f"no face found; faces under detector.min_face ({min_face:g} of the image height, {smallest} px here) "
+        "or turned away are not found"
+    )
 
 
 def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
@@ -234,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting (importing, loading the model), not only once running
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:
         signal.signal(signal.SIGHUP, _reload_later)  # first, before the imports that take most of a second
