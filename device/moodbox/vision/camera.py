@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,9 +57,11 @@ class VideoFileSource:
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
-            raise CameraError(f"video file not found: {path}; check camera.source or the path given")
+            raise CameraError(_not_a_video(path))
         self.path = path
         self.damaged = 0  # JPEG packets skipped because they could not be decoded
+        self.delivered = 0  # frames decoded and handed out
+        self._ended = False
         self._first: np.ndarray | None = None  # the first frame, decoded at opening to tell a JPEG clip
         with native_stderr_silenced():  # OpenCV's AVI parser prints "Unexpected element" for a cut file
             opened = _jpeg_packets(path)
@@ -68,6 +71,7 @@ class VideoFileSource:
             raise CameraError(f"cannot decode video {path}; use a file OpenCV/ffmpeg can read (mp4, avi, mkv)")
         self.jpeg = opened is not None  # frames are grey, decoded only when retrieved
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.claimed = max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)  # what the header says
         self._index = 0
 
     def read(self) -> Frame | None:
@@ -85,6 +89,7 @@ class VideoFileSource:
         if self._index > 0 or self._first is None:  # else the packet read at opening is the one held
             self._first = None
             if not self._cap.grab():
+                self._at_end()
                 return None
         t = self._index / self.fps
         self._index += 1
@@ -104,7 +109,29 @@ class VideoFileSource:
         if grey is None:
             self._skip_damaged(t)
             return None
+        self.delivered += 1
         return Frame(grey, t)
+
+    def _at_end(self) -> None:
+        """Say how the clip ended if not as a whole clip does: no frame at all is an error, a clip that stops
+        well before the frame count its header claims (cut short) one warning. Once."""
+        if self._ended:
+            return
+        self._ended = True
+        if self._index == 0:
+            raise CameraError(f"video {self.path} holds no frame (empty or cut short); use another clip")
+        if self.delivered == 0 and self.damaged:
+            raise CameraError(f"none of the {self._index} frames of video {self.path} decodes; use another clip")
+        missing = self.claimed - self._index
+        if missing >= max(2, self.fps):  # a frame or two short is how some containers count; a second is not
+            log.warning(
+                "%s ended at %.1f s, %d frames short of the %d its header claims (cut short or damaged); "
+                "the rest is not played",
+                self.path,
+                self._index / self.fps,
+                missing,
+                self.claimed,
+            )
 
     def _skip_damaged(self, t: float) -> None:
         self.damaged += 1
@@ -115,6 +142,23 @@ class VideoFileSource:
                 self.path,
                 t,
             )
+
+
+def _not_a_video(path: Path) -> str:
+    """Why a camera.source that names a path is not a video file, in words: missing, unreadable, a FIFO..."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"video file not found: {path}; check camera.source or the path given"
+    except OSError as e:
+        return f"cannot read video {path} ({e.strerror}); check camera.source and the file's permissions"
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    camera = " (a V4L2 camera is given by its index: 0 for /dev/video0)" if str(path).startswith("/dev/video") else ""
+    return (
+        f"camera source {path} is {kind}, not a video file; give a video file, an image folder, a camera index "
+        f"or picamera2{camera}"
+    )
 
 
 JPEG_START = b"\xff\xd8\xff"  # start-of-image marker, then the first segment's marker

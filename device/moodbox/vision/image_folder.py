@@ -23,12 +23,15 @@ class ImageFolderSource:
 
     A file that cannot be a frame (empty, a folder or a FIFO named x.png, a
     broken link, unreadable, over-sized or not an image) is skipped with one
-    warning. Files that vanish are dropped; a folder that vanishes, or loses
+    warning: the first NAMED_SKIPS by name, the rest counted and said in one
+    line at the end, and a folder with no usable image at all is a CameraError
+    once read through. Files that vanish are dropped; a folder that vanishes, or loses
     every image left to show, is a lost source: one CameraError, as for a
     camera that stops.
     """
 
     live = False
+    NAMED_SKIPS = 10  # a folder of 10,000 empty PNGs was 10,000 journal lines
     MAX_BYTES = 50_000_000  # a 640x480 frame is ~0.5 MB; never read a stray huge file into memory
 
     def __init__(self, folder: Path, fps: float = 10.0) -> None:
@@ -41,6 +44,8 @@ class ImageFolderSource:
             raise CameraError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}; check the path")
         self.fps = fps
         self._index = 0
+        self.delivered = self.skipped = 0
+        self._ended = False
 
     def _listing(self) -> list[str]:
         try:
@@ -58,12 +63,34 @@ class ImageFolderSource:
             self._index += 1
             image = self._load(path)
             if isinstance(image, np.ndarray):
+                self.delivered += 1
                 return Frame(image, t)
             if image is _VANISHED:
                 self._forget_vanished()
             else:
-                log.warning("skipping %s: %s", path, image)
+                self._skip(path, image)
+        self._at_end()
         return None
+
+    def _skip(self, path: str, why: str) -> None:
+        self.skipped += 1
+        if self.skipped <= self.NAMED_SKIPS:
+            more = (
+                "; further unusable files are counted, and said at the end" if self.skipped == self.NAMED_SKIPS else ""
+            )
+            log.warning("skipping %s: %s%s", path, why, more)
+
+    def _at_end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self.skipped > self.NAMED_SKIPS:
+            log.warning("skipped %d more unusable files in %s", self.skipped - self.NAMED_SKIPS, self.folder)
+        if self.delivered == 0 and self.skipped:
+            raise CameraError(
+                f"none of the {self.skipped} image files in folder {self.folder} is a usable image (empty, damaged "
+                "or not an image); put camera frames there or check camera.source"
+            )
 
     def _forget_vanished(self) -> None:
         """A file is gone: drop every vanished one, or fail like a lost camera if nothing is left."""
@@ -109,6 +136,7 @@ class ImageFolderSource:
         return "not a readable image" if image is None else image
 
     def close(self) -> None:
+        self._ended = True  # closed, not read through: nothing to say
         self._index = len(self._names)
 
 
