@@ -167,6 +167,8 @@ class Service:
                     log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
                     self.player.follow(d.mood)
             if not self.ready:
+                if self.player.state.fatal is not None:  # ends the run in one line: never announce ready first
+                    raise self.player.state.fatal
                 self.ready = True
                 self.notifier.ready(self._status())
                 log.info("ready: model and camera %s are up; %s", self.source_spec, self.player.state.describe())

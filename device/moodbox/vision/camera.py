@@ -375,9 +375,20 @@ class Reconnecting:
             self._source = None
 
 
+def _require_picamera2() -> None:
+    try:
+        import picamera2  # noqa: F401  (python3-picamera2, from apt)
+    except ImportError as e:
+        raise CameraError(
+            f"picamera2 cannot be imported ({e}); on Raspberry Pi OS: sudo apt install python3-picamera2 "
+            "(and create the venv with --system-site-packages); elsewhere set camera.source to a camera index or a file"
+        ) from None
+
+
 def open_source(spec: str, fps: float = 10.0, give_up_after: float = 30.0) -> FrameSource:
     """`picamera2`, a device index, a video file or a folder of images."""
     if spec == "picamera2":
+        _require_picamera2()  # a missing package is no loose cable: said at once, not after give_up_after
         return Reconnecting(PiCamera, "picamera2", give_up_after)
     if spec.isdigit():
         index = int(spec)
