@@ -179,3 +179,30 @@ def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
     for other in others:
         assert other not in out, other
     assert "== done:" in out
+
+
+def test_plain_debian_is_named_as_such_and_mpc_is_installed(tmp_path):
+    """Off Raspberry Pi OS the dry run says which system it is on and leaves out the Pi-only packages Debian lacks;
+    mpc, which moodbox's fix lines name (mpc update, mpc save NAME), is in the apt list everywhere."""
+    env = {**os.environ, "MOODBOX_RPI_ISSUE": str(tmp_path / "no-rpi-issue")}
+    prefix, etc, units = tmp_path / "opt", tmp_path / "etc", tmp_path / "units"
+    args = ["bash", str(SCRIPT), "--dry-run", "--prefix", str(prefix), "--etc", str(etc), "--unit-dir", str(units)]
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert "not Raspberry Pi OS" in first and "Raspberry Pi OS /" not in result.stdout
+    apt = next(line for line in result.stdout.splitlines() if "apt-get install" in line or "all present" in line)
+    assert " mpc" in apt
+    if "skipped" in result.stdout:
+        assert "python3-picamera2" not in apt
+
+
+def test_raspberry_pi_os_is_recognised_by_its_rpi_issue(tmp_path):
+    issue = tmp_path / "rpi-issue"
+    issue.write_text("Raspberry Pi reference 2024-11-19\n")
+    prefix, etc, units = tmp_path / "opt", tmp_path / "etc", tmp_path / "units"
+    args = ["bash", str(SCRIPT), "--dry-run", "--prefix", str(prefix), "--etc", str(etc), "--unit-dir", str(units)]
+    env = {**os.environ, "MOODBOX_RPI_ISSUE": str(issue)}
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("== Raspberry Pi OS")

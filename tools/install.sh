@@ -19,7 +19,10 @@ UNIT_DIR=/etc/systemd/system
 SERVICE_USER=moodbox
 DRY_RUN=0
 PYTHON_ONLY=0
-APT_PACKAGES=(mpd python3-venv python3-pip python3-picamera2 python3-lgpio)
+# mpc: the fix lines of `moodbox check` and the journal name it (mpc update, mpc save NAME).
+APT_PACKAGES=(mpd mpc python3-venv python3-pip python3-picamera2 python3-lgpio)
+PI_ONLY_PACKAGES=(python3-picamera2 python3-lgpio)  # in Raspberry Pi's apt repository, not Debian's
+RPI_ISSUE=${MOODBOX_RPI_ISSUE:-/etc/rpi-issue}  # present on Raspberry Pi OS only
 
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
@@ -100,10 +103,28 @@ if ((!DRY_RUN)) && ((EUID != 0)); then
 fi
 
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}")
-case "$codename" in
-    bookworm|trixie|forky) note "Raspberry Pi OS / Debian $codename" ;;
-    *) note "warning: $codename is not Bookworm or later; continuing, but picamera2 may be missing" ;;
-esac
+os_name=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")
+if [[ -e $RPI_ISSUE ]]; then
+    case "$codename" in
+        bookworm|trixie|forky) note "Raspberry Pi OS ($codename)" ;;
+        *) note "warning: Raspberry Pi OS $codename is not Bookworm or later; continuing, but picamera2 may be missing" ;;
+    esac
+else
+    note "$os_name, not Raspberry Pi OS (no $RPI_ISSUE)"
+    # Debian has no picamera2 or lgpio: asking apt for them would stop the install. Leave out what apt lacks.
+    skipped=()
+    for pkg in "${PI_ONLY_PACKAGES[@]}"; do
+        if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+            skipped+=("$pkg")
+            for i in "${!APT_PACKAGES[@]}"; do [[ ${APT_PACKAGES[$i]} == "$pkg" ]] && unset 'APT_PACKAGES[i]'; done
+        fi
+    done
+    APT_PACKAGES=("${APT_PACKAGES[@]}")
+    if ((${#skipped[@]})); then
+        echo "  skipped ${skipped[*]}: only in Raspberry Pi OS's apt repository (the Pi camera and the buttons/LED" \
+            "need them; a USB camera or a clip works without)"
+    fi
+fi
 
 note "apt packages"
 missing=()

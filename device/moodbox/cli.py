@@ -11,20 +11,34 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from moodbox import config
 from moodbox.base.errors import Explained
-from moodbox.base.native import python_stderr_apart
-from moodbox.base.text import printable
+
+if TYPE_CHECKING:  # every other import waits until SIGHUP is caught (see main), and each command's for its own
+    from moodbox import config
 
 EXIT_USAGE = 2
 
 
 class UserError(Explained):
     """A problem the person at the terminal can fix; printed as one line."""
+
+
+# A SIGHUP (`systemctl reload`, `kill -HUP`) that comes while `moodbox run` is still importing OpenCV and loading
+# the model: Python's default would end the process (exit 129). It is caught from main's first line and becomes
+# a reload as soon as the service runs.
+_early_reload = threading.Event()
+
+
+def _reload_later(signum: int, frame: FrameType | None) -> None:
+    _early_reload.set()
 
 
 def _classify(args: argparse.Namespace, cfg: config.Config) -> int:
@@ -39,30 +53,35 @@ def _watch(args: argparse.Namespace, cfg: config.Config) -> int:
     return watch_command(args, cfg)
 
 
+def _run(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox import config
+    from moodbox.appliance.service import Service
+
+    if args.source is not None:
+        config.expand_user(args.source, "--source")
+    service = Service(cfg, source=args.source, config_path=args.config)
+    # One event from main's first line on: a SIGHUP during start-up, or while the service's own handler is being
+    # put in place, is a reload the loop does at once.
+    service.reload_requested = _early_reload
+    return service.run()
+
+
 def _check(args: argparse.Namespace, cfg: config.Config) -> int:
     from moodbox.appliance.check import run_checks
 
     return run_checks(args, cfg)
 
 
-def library_scan(args: argparse.Namespace, cfg: config.Config) -> int:
+def _library_scan(args: argparse.Namespace, cfg: config.Config) -> int:
     from moodbox.appliance.library_commands import scan_command
 
     return scan_command(args, cfg)
 
 
-def library_playlists(args: argparse.Namespace, cfg: config.Config) -> int:
+def _library_playlists(args: argparse.Namespace, cfg: config.Config) -> int:
     from moodbox.appliance.library_commands import playlists_command
 
     return playlists_command(args, cfg)
-
-
-def _run(args: argparse.Namespace, cfg: config.Config) -> int:
-    from moodbox.appliance.service import Service
-
-    if args.source is not None:
-        config.expand_user(args.source, "--source")
-    return Service(cfg, source=args.source, config_path=args.config).run()
 
 
 def _status(args: argparse.Namespace, cfg: config.Config) -> int:
@@ -129,10 +148,23 @@ def _setup_logging() -> None:
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every connect at INFO
 
 
+def _version() -> str:
+    """The installed distribution's version; a bare checkout (PYTHONPATH=device) says the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("moodbox")
+    except metadata.PackageNotFoundError:
+        from moodbox import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodbox", description="Music that follows the listener's mood.")
     config_help = "config file (default: ./config.yaml)"
     parser.add_argument("--config", type=Path, default=None, help=config_help)
+    parser.add_argument("--version", action="version", version=f"moodbox {_version()}")
     # `moodbox run --config FILE` too, as people type it: SUPPRESS keeps a --config given before the command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
@@ -159,6 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[common], help="self-test: model, camera, MPD and playlists, GPIO")
     check.set_defaults(run=_check)
 
+    library = commands.add_parser(
+        "library", parents=[common], help="sort the music library by mood: scan it, write the mood playlists"
+    )
+    actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")
+    scan = actions.add_parser(
+        "scan", parents=[common], help="analyse every audio file (only new and changed ones are analysed again)"
+    )
+    scan.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="default: library.music_dir")
+    scan.add_argument("--json", action="store_true", help="one JSON line per track, then a summary")
+    scan.set_defaults(run=_library_scan)
+    playlists = actions.add_parser(
+        "playlists", parents=[common], help="write the moodbox-<mood> playlists to MPD from the scan"
+    )
+    playlists.set_defaults(run=_library_playlists)
+
     status = commands.add_parser("status", parents=[common], help="what the running service is doing, asked of it")
     status.add_argument("--json", action="store_true", help="the service's state as one JSON object")
     status.set_defaults(run=_status)
@@ -167,26 +214,33 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--set-password", action="store_true", help="store a new password (asked, or one line on stdin)")
     page.add_argument("--generate-password", action="store_true", help="store a generated password and show it once")
     page.set_defaults(run=_web)
-
-    library = commands.add_parser("library", help="sort the music library by mood: scan it, write the mood playlists")
-    actions = library.add_subparsers(dest="action", required=True, metavar="ACTION")
-    scan = actions.add_parser("scan", help="analyse every audio file (only new and changed ones are analysed again)")
-    scan.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="default: library.music_dir")
-    scan.add_argument("--json", action="store_true", help="one JSON line per track, then a summary")
-    scan.set_defaults(run=library_scan)
-    playlists = actions.add_parser("playlists", help="write the moodbox-<mood> playlists to MPD from the scan")
-    playlists.set_defaults(run=library_playlists)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting (importing, loading the model), not only once running
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGHUP, _reload_later)  # first, before the imports that take most of a second
     args = build_parser().parse_args(argv)
+    if in_main_thread and args.run is not _run:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # only the service reloads; a hang-up ends the others
+    from moodbox import config
+    from moodbox.base.native import python_stderr_apart
+    from moodbox.base.text import printable
+
     python_stderr_apart()
     _setup_logging()
     try:
         cfg = config.load(args.config)
         return int(args.run(args, cfg))
-    except Explained as e:
+    except Explained as e:  # everything a person can fix, without importing each path to name its errors
         print(f"moodbox: {printable(str(e))}", file=sys.stderr)  # a path with a newline stays one line
         return EXIT_USAGE
     except KeyboardInterrupt:

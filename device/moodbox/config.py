@@ -169,14 +169,19 @@ class Config:
         return tuple(dict.fromkeys((*first, self.library.uplift_playlist(mood), *own)))
 
 
-def load(path: Path | str | None = None) -> Config:
-    """Read and validate a config file; None reads ./config.yaml if present, else the defaults."""
+def load(path: Path | str | None = None, *, whole: bool = False) -> Config:
+    """Read and validate a config file; None reads ./config.yaml if present, else the defaults.
+
+    `whole` (a reload of a running service) also refuses a file that looks caught in the middle of being
+    rewritten: empty, changing size while read, or ending mid-line. Taken as it is, it would be the
+    defaults or half a config, and the service would drop `mpd.password` or switch cameras.
+    """
     if path is None:
         if not DEFAULT_PATH.is_file():
             return Config()
         path = DEFAULT_PATH
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path, whole)
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except _DuplicateKey as e:
@@ -192,6 +197,11 @@ def load(path: Path | str | None = None) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax there") from None
     if data is None:
+        if whole:
+            raise ConfigError(
+                f"config {path} is empty (still being written?); save the whole file, or `{{}}` for all the"
+                " defaults, and reload again"
+            )
         data = {}
     cfg: Config = _build(Config, data, "", path.resolve().parent)
     expand_user(cfg.camera.source, "camera.source")
@@ -206,8 +216,9 @@ def expand_user(value: str, key: str) -> Path:
         raise ConfigError(f"{key}: no user with a home for {_show(value)}; give the full path") from None
 
 
-def _read_text(path: Path) -> str:
-    """The file's text, refusing what would hang (a FIFO, /dev/zero), flood memory or is not UTF-8."""
+def _read_text(path: Path, whole: bool = False) -> str:
+    """The file's text, refusing what would hang (a FIFO, /dev/zero), flood memory or is not UTF-8; `whole`:
+    also a file whose size changes while it is read or that ends mid-line (a writer not done with it)."""
     fix = "pass --config PATH to a readable config file"
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
@@ -220,8 +231,17 @@ def _read_text(path: Path) -> str:
     with os.fdopen(fd, "rb") as f:
         try:
             data = f.read(MAX_BYTES + 1)
+            size_after = os.fstat(f.fileno()).st_size
         except OSError as e:
             raise ConfigError(f"cannot read config {path}: {e.strerror}; {fix}") from None
+    if whole and len(data) <= MAX_BYTES:
+        again = "; reload again once it is saved"
+        if size_after != len(data):
+            raise ConfigError(f"config {path} changed while it was read (still being written?){again}")
+        if data.strip() and not data.endswith(b"\n"):
+            raise ConfigError(
+                f"config {path} ends mid-line (still being written?); end its last line with a newline{again}"
+            )
     if len(data) > MAX_BYTES:
         raise ConfigError(f"config {path} is larger than {MAX_BYTES // 1_000_000} MB, so not a moodbox config; {fix}")
     try:

@@ -54,6 +54,10 @@ log = logging.getLogger("moodbox")
 
 
 class Service:
+    # The signal that stopped the run, logged by `run` once the loop is out: a handler that logs can land in the
+    # middle of a log line being written, and the stream refuses the reentrant write with a traceback.
+    stopped_by: str | None = None
+
     def __init__(self, cfg: Config, source: str | None = None, config_path: Path | None = None) -> None:
         self.cfg, self.config_path = cfg, config_path
         # OpenCV spreads each detection over every core by default. At camera.analyse_fps a frame has
@@ -103,6 +107,8 @@ class Service:
             self.notifier.status("starting the camera")
             self._loop()
         finally:
+            if self.stopped_by:
+                log.info("stopping (%s)", self.stopped_by)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.close()
@@ -116,12 +122,11 @@ class Service:
             log.error("control socket: %s; moodbox status and the web page cannot reach the service", why)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        log.info("stopping (%s)", signal.Signals(signum).name)
+        self.stopped_by = signal.Signals(signum).name  # no logging in a handler: see stopped_by
         self.stop_event.set()
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        log.info("reloading the config (%s)", signal.Signals(signum).name)
-        self.reload_requested.set()
+        self.reload_requested.set()  # logged by _reload, on the loop
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -182,6 +187,8 @@ class Service:
                     log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
                     self.player.follow(d.mood)
             if not self.ready:
+                if self.player.state.fatal is not None:  # ends the run in one line: never announce ready first
+                    raise self.player.state.fatal
                 self.ready = True
                 self.notifier.ready(self._status())
                 log.info("ready: model and camera %s are up; %s", self.source_spec, self.player.state.describe())
@@ -266,10 +273,11 @@ class Service:
     def _reload(self) -> None:
         """Apply the config file as it is now; the music plays on, and a bad file changes nothing."""
         self.reload_requested.clear()
+        log.info("reloading the config")
         self.notifier.reloading()
         where = self.config_path or config.DEFAULT_PATH
         try:
-            new = config.load(self.config_path)
+            new = config.load(self.config_path, whole=True)  # empty or cut short: keep the running one
             vision = self._vision_for(new)
             frames = self._camera_for(new)
         except (config.ConfigError, ModelError, DetectorError, CameraError) as e:

@@ -319,6 +319,8 @@ class MpdConnection:
 
         connect() says nothing (its caller hears it); the next background call says it instead.
         """
+        if isinstance(self.problem, AnotherInstance):
+            return  # kept in `problem`: the run that meets it ends with it in one line; a log line said it twice
         now = self._clock()
         if not trouble.said:
             trouble.said, trouble.next_summary = True, now + self.SUMMARY_EVERY

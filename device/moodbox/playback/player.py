@@ -286,6 +286,8 @@ class Player:
         _report_missing(self._missing_said, name, mood, missing, len(queued))
         self._applied = mood
         if queued:
+            if transition == "after_song" and status.get("state") == "play":  # not playing yet: say so
+                log.info("%s: playlist '%s' queued; it starts when the song playing now ends", mood, name)
             self.playlist = name
             self._remember_our_change()
 
@@ -321,7 +323,7 @@ class Player:
         name = next((n for n in names if n in stored), "")
         if name != self._chosen.get(mood):
             if name:
-                log.info("%s plays playlist '%s' (the first MPD has of %s)", mood, name, names)
+                log.info("%s: playlist '%s' (the first MPD has of %s)", mood, name, names)
             else:
                 log.warning(
                     "no playlist for %s in MPD (looked for %s); the music stays as it is; run `moodbox library "

@@ -64,7 +64,7 @@ class PlayerState:
         if self.problem:
             return self.problem
         if self.connected:
-            return f"playlist {self.playlist or '-'}"
+            return f"playlist {self.playlist}" if self.playlist else "MPD connected, no mood playlist played yet"
         if not self.tried:
             return f"connecting to MPD at {self.address}"
         return f"MPD at {self.address} unreachable ({self.last_error or 'no answer'}); retrying"
