@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
+from moodbox.history.settings import HistorySettings
 from moodbox.music.library import AUTO, LibrarySettings
 from moodbox.playback.connection import MpdSettings
 from moodbox.vision.mood import MoodSettings
@@ -125,6 +126,7 @@ class Config:
     uplift: UpliftConfig = field(default_factory=UpliftConfig)
     gpio: GpioConfig | None = None
     library: LibrarySettings = field(default_factory=LibrarySettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def playlist_for(self) -> dict[str, tuple[str, ...]]:
         """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first
