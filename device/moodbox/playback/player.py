@@ -48,6 +48,7 @@ from mpd.base import FailureResponseCode
 from moodbox.base.moods import AWAY
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
 from moodbox.playback.queue_edits import list_playlist, load_shuffled, requeue
+from moodbox.playback.songs import SongTracker
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Player:
         self._ours: tuple[str, str] | None = None  # (queue version, state) right after our last change
         self._yield_until = -1.0
         self._look_again_at: float | None = None  # when to look again for the playlist of a mood that had none
+        self.songs = SongTracker(clock)  # switches and each song's fate, told to `songs.on_event`
 
     # ---- the connection, as the worker and `moodbox check` see it ---------------------------
 
@@ -150,9 +152,13 @@ class Player:
 
     # ---- what the service calls -------------------------------------------------------------
 
-    def follow(self, mood: str) -> None:
-        """The mood changed: play its music (or apply the away action) unless a person is in charge."""
+    def follow(self, mood: str, why: str = "") -> None:
+        """The mood changed: play its music (or apply the away action) unless a person is in charge.
+
+        `why` (the service's words: the mood and its confidence, "unlocked") goes with the switch it makes.
+        """
         self.mood = mood
+        self.songs.why = why
         if self._yielding():
             log.info("not switching to %s: someone else changed playback recently", mood)
             return
@@ -194,11 +200,13 @@ class Player:
         if self.mood is not None and self._applied != self.mood and not self._yielding():
             self._apply("now")
         elif self._look_again_at is not None and self._clock() >= self._look_again_at and not self._yielding():
+            self.songs.why = "the mood's playlist was written since"
             self._applied = None  # as if the mood just came: should MPD be away now, poll() tries again
             self._apply(self.settings.transition)  # the playlists may have been written since: a new user's music
 
     def _skip(self) -> None:
         if self.mpd.do(lambda c: c.next()):
+            self.songs.end("skipped", by="button")
             self._remember_our_change()
 
     def _yielding(self) -> bool:
@@ -212,15 +220,20 @@ class Player:
         self._ours = None
 
     def _remember_song(self, status: dict[str, str]) -> None:
-        songid = status.get("songid")
-        if status.get("state") != "play" or songid is None or (self._recent and self._recent[-1][0] == songid):
-            return
+        songid = status.get("songid") if status.get("state") in ("play", "pause") else None
+        new = songid is not None and songid != self.songs.songid  # the tracker needs its file
+        heard = status.get("state") == "play" and not (self._recent and self._recent[-1][0] == songid)
+        file = self._current_file() if new or heard else None
+        if heard and songid is not None and file is not None:
+            self._recent.append((songid, file))
+        self.songs.observe(status, file)
+
+    def _current_file(self) -> str | None:
         try:
             song = self.mpd.run(lambda c: c.currentsong()) or {}
         except UndecodableReply:
             song = {"file": ""}  # heard, but its name cannot be read
-        if "file" in song:
-            self._recent.append((songid, song["file"]))
+        return song.get("file")
 
     def _apply(self, transition: Transition) -> None:
         self._look_again_at = None
@@ -278,7 +291,7 @@ class Player:
         self._applied = mood
         if queued:
             self.playlist = name
-            self._remember_our_change()
+            self.songs.switched(mood, name, transition, queued, self._remember_our_change())
 
     def _apply_loaded(self, name: str, mood: str, transition: Transition) -> None:
         """A playlist naming a file that is not UTF-8 cannot be listed here: MPD queues it itself (`load`)."""
@@ -297,7 +310,7 @@ class Player:
         self._applied = mood
         if queued:
             self.playlist = name
-            self._remember_our_change()
+            self.songs.switched(mood, name, transition, None, self._remember_our_change())
 
     def _choose(self, mood: str, names: Candidates) -> str | None:
         """The first of `names` MPD has now: "" if none (said once per mood), None if MPD cannot be asked.
@@ -335,10 +348,11 @@ class Player:
             self._applied = AWAY
             self._remember_our_change()
 
-    def _remember_our_change(self) -> None:
+    def _remember_our_change(self) -> dict[str, str] | None:
         status = self.mpd.status()
         if status is not None:
             self._ours = (status.get("playlist", ""), status.get("state", ""))
+        return status
 
     def check_playlists(self) -> dict[str, str]:
         """For `moodbox check`: mood -> problem, for moods whose playlist is missing, empty or names missing songs.
