@@ -28,7 +28,8 @@ def write_config(tmp_path, server, source, extra=""):
     cfg.write_text(
         f"camera:\n  source: {source}\n"
         f"mpd:\n  host: 127.0.0.1\n  port: {server.port}\n  transition: now\n"
-        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n{extra}"
+        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n"
+        f"history:\n  path: {tmp_path / 'history.sqlite'}\n{extra}"
     )
     return cfg
 

@@ -37,6 +37,7 @@ import cv2
 from moodbox import config
 from moodbox.appliance.controls import Controls, Event, LedState
 from moodbox.appliance.notify import Notifier
+from moodbox.appliance.recorder import Recorder
 from moodbox.base.moods import AWAY
 from moodbox.config import Config
 from moodbox.playback.worker import PlayerWorker
@@ -67,7 +68,8 @@ class Service:
             self.controls.show(LedState.STARTING)
         self.notifier.status("loading the model")
         self.vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
-        self.player = PlayerWorker(cfg.mpd, cfg.playlist_for())
+        self.history = Recorder(cfg.history, cfg.policy)  # its own thread writes it: see appliance.recorder
+        self.player = PlayerWorker(cfg.mpd, cfg.playlist_for(), on_event=self.history.playback)
         self.rate = AnalysisRate(cfg.camera.analyse_fps)
         self.frames: Sampler | None = None
         self.locked = False
@@ -89,6 +91,7 @@ class Service:
             handlers = {signal.SIGTERM: self._on_stop, signal.SIGINT: self._on_stop, signal.SIGHUP: self._on_reload}
             previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
+            self.history.start()
             self.player.start()
             self.notifier.status("starting the camera")
             self._loop()
@@ -113,6 +116,7 @@ class Service:
         self.notifier.stopping()
         self._close_camera()
         self.player.close()
+        self.history.close()
         if self.controls is not None:
             self.controls.close()
         self.notifier.close()
@@ -155,12 +159,13 @@ class Service:
             self._mood_changed = step.decision is not None
             if step.decision is not None:
                 d = step.decision
+                self.history.mood(d, self.locked)
                 if self.locked:
                     log.info("mood %s (%.2f) - locked, music unchanged", d.mood, d.confidence)
                 else:
                     names = " or ".join(self.cfg.playlist_for().get(d.mood, ())) or "none"
                     log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
-                    self.player.follow(d.mood)
+                    self.player.follow(d.mood, f"mood {d.mood} ({d.confidence:.2f})")
             if not self.ready:
                 self.ready = True
                 self.notifier.ready(self._status())
@@ -204,14 +209,17 @@ class Service:
             elif event is Event.LOCK:
                 if self.privacy:
                     self.privacy = False
+                    self.history.privacy(False)
                     log.info("privacy mode off: camera on")
                 else:
                     self.locked = not self.locked
+                    self.history.lock(self.locked)
                     log.info("music %s", "locked" if self.locked else "follows the mood again")
                     if not self.locked and self.vision.engine.mood:
-                        self.player.follow(self.vision.engine.mood)
+                        self.player.follow(self.vision.engine.mood, "unlocked")
             elif event is Event.PRIVACY:
                 self.privacy = True
+                self.history.privacy(True)
 
     # ---- reload (SIGHUP) ------------------------------------------------------------------
 
@@ -260,6 +268,8 @@ class Service:
                 self.frames = frames
         if new.gpio != old.gpio:
             self._reopen_controls(new)
+        if new.history != old.history or new.policy != old.policy:
+            self.history.reconfigure(new.history, new.policy)
 
     def _reopen_controls(self, new: Config) -> None:
         """The buttons and LED on their new pins; pins that cannot be had leave them off, the music plays on."""

@@ -153,10 +153,7 @@ class Player:
     # ---- what the service calls -------------------------------------------------------------
 
     def follow(self, mood: str, why: str = "") -> None:
-        """The mood changed: play its music (or apply the away action) unless a person is in charge.
-
-        `why` (the service's words: the mood and its confidence, "unlocked") goes with the switch it makes.
-        """
+        """The mood changed: play its music (or the away action) unless a person is in charge; `why`: for the switch."""
         self.mood = mood
         self.songs.why = why
         if self._yielding():
@@ -206,7 +203,7 @@ class Player:
 
     def _skip(self) -> None:
         if self.mpd.do(lambda c: c.next()):
-            self.songs.end("skipped", by="button")
+            self.songs.moving_on("skipped", by="button")
             self._remember_our_change()
 
     def _yielding(self) -> bool:
@@ -230,10 +227,9 @@ class Player:
 
     def _current_file(self) -> str | None:
         try:
-            song = self.mpd.run(lambda c: c.currentsong()) or {}
+            return (self.mpd.run(lambda c: c.currentsong()) or {}).get("file")
         except UndecodableReply:
-            song = {"file": ""}  # heard, but its name cannot be read
-        return song.get("file")
+            return ""  # heard, but its name cannot be read
 
     def _apply(self, transition: Transition) -> None:
         self._look_again_at = None
@@ -291,7 +287,8 @@ class Player:
         self._applied = mood
         if queued:
             self.playlist = name
-            self.songs.switched(mood, name, transition, queued, self._remember_our_change())
+            self.songs.switched(mood, name, transition, queued)
+            self._remember_our_change()
 
     def _apply_loaded(self, name: str, mood: str, transition: Transition) -> None:
         """A playlist naming a file that is not UTF-8 cannot be listed here: MPD queues it itself (`load`)."""
@@ -310,7 +307,8 @@ class Player:
         self._applied = mood
         if queued:
             self.playlist = name
-            self.songs.switched(mood, name, transition, None, self._remember_our_change())
+            self.songs.switched(mood, name, transition, None)
+            self._remember_our_change()
 
     def _choose(self, mood: str, names: Candidates) -> str | None:
         """The first of `names` MPD has now: "" if none (said once per mood), None if MPD cannot be asked.
@@ -348,11 +346,11 @@ class Player:
             self._applied = AWAY
             self._remember_our_change()
 
-    def _remember_our_change(self) -> dict[str, str] | None:
+    def _remember_our_change(self) -> None:
         status = self.mpd.status()
         if status is not None:
             self._ours = (status.get("playlist", ""), status.get("state", ""))
-        return status
+            self._remember_song(status)  # the song our change started, known at once (a skip may follow at once)
 
     def check_playlists(self) -> dict[str, str]:
         """For `moodbox check`: mood -> problem, for moods whose playlist is missing, empty or names missing songs.

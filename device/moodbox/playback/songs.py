@@ -84,21 +84,24 @@ class SongTracker:
         self.on_event: Callable[[PlaybackEvent], None] = _ignore
         self.why = ""  # why the music follows the mood it follows (the service's words at `follow`)
         self._now: _Playing | None = None
+        self._next_end: tuple[str, str] | None = None  # (outcome, by) of a change moodbox itself just made
         self._queued_for: dict[str, tuple[str, str]] = {}  # file -> (mood, playlist) of moodbox's queue
         self._loaded_for: tuple[str, str] | None = None  # a playlist MPD loaded itself: its files are not known
 
-    def switched(
-        self, mood: str, playlist: str, transition: str, files: list[str] | None, status: dict[str, str] | None
-    ) -> None:
-        """moodbox queued `files` (None: MPD loaded the playlist itself) for `mood`; `status`: MPD's right after.
+    def switched(self, mood: str, playlist: str, transition: str, files: list[str] | None) -> None:
+        """moodbox queued `files` (None: MPD loaded the playlist itself) for `mood`.
 
-        The song that played before is `cut` if the switch replaced it at once.
+        The song that played before is `cut` if the next status shows the switch replaced it.
         """
         self._queued_for = dict.fromkeys(files or (), (mood, playlist))
         self._loaded_for = (mood, playlist) if files is None else None
-        if status is not None and self._now is not None and status.get("songid") != self._now.songid:
-            self.end("cut", by="moodbox")
+        self.moving_on("cut", by="moodbox")
         self._report(SwitchEvent(mood, playlist, transition, self.why))
+
+    def moving_on(self, outcome: str, by: str) -> None:
+        """moodbox itself moves MPD on (the skip button: "skipped"; a switch: "cut"): the next status, if it shows
+        another song, ends the current one so, unless it had reached its end."""
+        self._next_end = (outcome, by)
 
     def _attribution(self, file: str) -> tuple[str | None, str | None]:
         return self._queued_for.get(file) or self._loaded_for or (None, None)
@@ -124,8 +127,8 @@ class SongTracker:
         if cur is not None:
             if songid != cur.songid:
                 began = now - (elapsed if songid is not None else 0.0)  # when the next song began
-                ended = self._reached_end(cur, began)
-                self._end("played" if ended else ("skipped" if songid is not None else "stopped"), began)
+                outcome, by = self._next_end or ("skipped" if songid is not None else "stopped", "")
+                self._end("played" if self._reached_end(cur, began) else outcome, began, by)
             elif elapsed + END_SLACK < cur.elapsed:  # the same song from the start: a one-song queue looping
                 if self._reached_end(cur, now - elapsed):
                     self._end("played", now - elapsed)
@@ -139,17 +142,7 @@ class SongTracker:
             self._report(SongEvent("started", file, mood, playlist, elapsed, cur.duration))
         elif cur is not None:
             cur.elapsed, cur.seen, cur.playing = elapsed, now, state == "play"
-
-    def end(self, outcome: str, by: str) -> None:
-        """moodbox itself ended the song: the skip button ("skipped"), or a switch that cut it ("cut").
-
-        A song already within END_SLACK of its end counts as played.
-        """
-        cur = self._now
-        if cur is None:
-            return
-        now = self._clock()
-        self._end("played" if self._reached_end(cur, now) else outcome, now, by)
+        self._next_end = None
 
     def _reached_end(self, cur: _Playing, when: float) -> bool:
         """Had `cur` reached its end by `when` (when the next song began)?"""
