@@ -13,6 +13,7 @@ from make_clip import make_clip
 from test_camera import picamera2  # noqa: F401 (a fixture: the stand-in picamera2 module)
 
 from conftest import FACES, ROOT, wait_for
+from moodbox.history.store import HistoryStore
 
 NEUTRAL = FACES / "neutral" / "fer2013_row34903.png"
 HAPPY = FACES / "happy" / "fer2013_row35200.png"
@@ -83,6 +84,12 @@ def test_a_clip_going_neutral_happy_sad_plays_those_playlists_in_order(tmp_path,
     assert proc.returncode == 0, out
     assert listener.moods == ["neutral", "happy", "sad"], out
     assert "Traceback" not in out
+    with HistoryStore(tmp_path / "history.sqlite", write=False) as history:  # and the run is in its history
+        events = history.events()
+    assert [e.mood for e in events if e.kind == "switch"] == ["neutral", "happy", "sad"]
+    assert [e.mood for e in events if e.kind == "mood"][:3] == ["neutral", "happy", "sad"]
+    assert {e.mood for e in events if e.kind == "song"} == {"neutral", "happy", "sad"}
+    assert [e.outcome for e in events if e.kind == "service"] == ["start", "stop"]
 
 
 def test_mpd_killed_and_restarted_mid_run(tmp_path, mpd_server):

@@ -178,6 +178,9 @@ class HistoryStore:
         if not self.write:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=False)
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:  # the writer has not made its table yet
+                db.close()
+                raise HistoryError(f"history {self.path} holds no history yet; `moodbox run` records it")
             if version > SCHEMA_VERSION:
                 db.close()
                 raise self._newer(version)
@@ -195,9 +198,11 @@ class HistoryStore:
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # each commit reaches the card: a power cut keeps it
+            db.execute("BEGIN")  # the table and its version together: a reader sees both or neither
             for statement in SCHEMA:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
         except (sqlite3.DatabaseError, HistoryError):
             db.close()
             raise
