@@ -187,6 +187,7 @@ class Player:
             return
         if self.mpd.reconnected:
             self.mpd.reconnected = False
+            self.songs.moving_on("stopped", by="")  # a song lost to an MPD restart: no verdict on it
             if status.get("state") != "play" and self._applied != AWAY:
                 self._applied = None  # MPD restarted or was stopped while we were away: start our music again
             self._ours = (status.get("playlist", ""), status.get("state", ""))
