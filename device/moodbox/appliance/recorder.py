@@ -54,7 +54,7 @@ class Recorder:
         self.writer.record(
             "mood",
             mood=decision.mood,
-            confidence=round(decision.confidence, 3),
+            confidence=round(float(decision.confidence), 3),
             outcome="away" if decision.mood == AWAY else ("back" if came_back else None),
             detail={"locked": True} if locked else {},
         )

@@ -72,7 +72,7 @@ class HistoryWriter:
                     self.settings.path,
                 )
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = 3.0) -> None:
         """Write what is queued and stop; a thread stuck on a hung disk is left behind (a daemon) after `timeout`."""
         self._stop.set()
         if self._thread.is_alive():
