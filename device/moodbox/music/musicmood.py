@@ -18,6 +18,7 @@ Everything here is numpy; the tagger runs on LiteRT (moodbox.music.tagger).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,8 +29,23 @@ from moodbox.base.shipped import shipped_model
 from moodbox.music import audio, melspec
 from moodbox.music.tagger import MusicTagger
 
-# Bump whenever the evidence changes (features, excerpt, model): cached evidence of another version is recomputed.
-ANALYSIS_VERSION = "2"
+# Bump EVIDENCE_VERSION whenever the code's evidence changes (features, excerpt): cached evidence of another
+# version is recomputed. The shipped tagger's sha256 is part of the version, so a new model file re-analyses
+# too. The mood head (models/music_head.json) is not: it reads the cached evidence in `place`, so a new
+# head re-places the library without listening to it again.
+EVIDENCE_VERSION = "3"  # 3: musicnn's penultimate layer (nn:*), harmonic_change and roughness
+
+
+def _analysis_version() -> str:
+    sidecar = shipped_model("musicnn.tflite").with_suffix(".json")
+    try:
+        sha = str(json.loads(sidecar.read_text())["sha256"])[:12]
+    except (OSError, ValueError, KeyError, TypeError):
+        sha = "unknown"  # the analyser refuses such a model anyway, naming the fix
+    return f"{EVIDENCE_VERSION}-{sha}"
+
+
+ANALYSIS_VERSION = _analysis_version()
 
 EXCERPT_S = 30.0  # the middle 30 s of a track: signal features see all of it
 TAG_PATCHES = 8  # the tagger hears at most this many 3 s patches, spread evenly over the excerpt (<= 1 s of a core)
@@ -60,6 +76,7 @@ SAD_TAGS = ("sad",)
 ENERGETIC_TAGS = ("dance", "party", "metal", "heavy metal", "hard rock", "punk", "electro", "House")
 CALM_TAGS = ("Mellow", "chill", "chillout", "ambient", "easy listening", "acoustic")
 AGGRESSIVE_TAGS = ("metal", "heavy metal", "hard rock", "punk")
+PENULTIMATE_PREFIX = "nn:"  # evidence keys nn:0 ... nn:199, musicnn's penultimate layer (mean over the patches)
 TAG_FLOOR = 0.001  # below 0.1 % a tag's probability is noise; keeps the log ratios finite
 
 
@@ -103,10 +120,14 @@ class TrackAnalyser:
         """Evidence for mono samples at the tagger's rate (the part of `analyse` after decoding)."""
         power = melspec.power_spectrogram(samples, self.tagger.n_fft, self.tagger.hop)
         log_mel = melspec.log_mel(power, self.tagger.filterbank)
-        tags = self.tagger.patch_tags(spread_patches(log_mel, self.tagger.patch_frames, TAG_PATCHES)).mean(axis=0)
+        spread = spread_patches(log_mel, self.tagger.patch_frames, TAG_PATCHES)
+        patch_tags, patch_penultimate = self.tagger.patch_outputs(spread)
+        tags, penultimate = patch_tags.mean(axis=0), patch_penultimate.mean(axis=0)
         frame_rate = self.rate / self.tagger.hop
         features = signal_features(samples, power, log_mel, self.rate, frame_rate)
         features.update({f"tag:{label}": float(p) for label, p in zip(self.tagger.labels, tags, strict=True)})
+        # five significant digits: the cache stays small and the head's input moves by under 1e-4 of a unit
+        features.update({f"{PENULTIMATE_PREFIX}{i}": float(f"{x:.5g}") for i, x in enumerate(penultimate)})
         return features
 
 
@@ -125,7 +146,8 @@ def signal_features(
     """The signal measurements, all absolute (normalisation happens in `place`)."""
     onset = onset_envelope(log_mel)
     tempo, clarity = tempo_and_pulse_clarity(onset, frame_rate)
-    mode, key_clarity = mode_and_key_clarity(samples, rate)
+    frames = chroma_frames(samples, rate)
+    mode, key_clarity = mode_and_key_clarity(samples, rate, frames)
     return {
         "duration_s": samples.size / rate,
         "loudness_lufs": loudness_lufs(power, rate),
@@ -137,6 +159,8 @@ def signal_features(
         "centroid_hz": spectral_centroid(power, rate),
         "mode": mode,
         "key_clarity": key_clarity,
+        "harmonic_change": harmonic_change(frames, rate / (CHROMA_FFT // 2)),
+        "roughness": roughness(samples, rate),
     }
 
 
@@ -252,32 +276,106 @@ def spectral_centroid(power: np.ndarray, rate: int) -> float:
     return float(power.sum(axis=0) @ freqs) / total if total > 0 else 0.0
 
 
-def chroma(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Energy per pitch class (C, C#, ..., B) over the excerpt, from 100 Hz to 2 kHz."""
+def _chroma_stft(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitude spectra of CHROMA_FFT-sample Hann frames, half overlapping, and their frequencies."""
     hop = CHROMA_FFT // 2
     if samples.size < CHROMA_FFT:
         samples = np.pad(samples, (0, CHROMA_FFT - samples.size))
     n = 1 + (samples.size - CHROMA_FFT) // hop
     frames = np.lib.stride_tricks.sliding_window_view(samples, CHROMA_FFT)[::hop][:n]
     window = np.hanning(CHROMA_FFT).astype(np.float32)
-    magnitude = np.abs(np.fft.rfft(frames * window, axis=1))
-    freqs = np.fft.rfftfreq(CHROMA_FFT, 1 / rate)
+    return np.abs(np.fft.rfft(frames * window, axis=1)), np.fft.rfftfreq(CHROMA_FFT, 1 / rate)
+
+
+def chroma_frames(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Energy per pitch class (C, C#, ..., B) of each frame, from 100 Hz to 2 kHz, each frame summing to 1."""
+    magnitude, freqs = _chroma_stft(samples, rate)
     band = (freqs >= 100) & (freqs <= 2000)
     pitch_class = np.round(12 * np.log2(freqs[band] / 440.0) + 69).astype(int) % 12
     # per-frame normalisation so loud passages do not outvote quiet ones
     mags = magnitude[:, band]
     mags = mags / np.maximum(mags.sum(axis=1, keepdims=True), 1e-9)
-    return np.bincount(pitch_class, weights=mags.sum(axis=0), minlength=12)
+    folded = np.zeros((mags.shape[0], 12))
+    for k in range(12):
+        folded[:, k] = mags[:, pitch_class == k].sum(axis=1)
+    return folded
 
 
-def mode_and_key_clarity(samples: np.ndarray, rate: int) -> tuple[float, float]:
+def chroma(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Energy per pitch class (C, C#, ..., B) over the excerpt, from 100 Hz to 2 kHz."""
+    return np.asarray(chroma_frames(samples, rate).sum(axis=0))
+
+
+HARMONIC_WINDOW_S = 1.0  # chroma averaged over about a second: a chord, not its notes one by one
+
+
+def harmonic_change(frames: np.ndarray, frame_rate: float) -> float:
+    """How much the harmony moves: mean cosine distance between successive ~1 s chroma averages.
+
+    After Harte, Sandler & Gasser's harmonic change detection (2006), simplified to chroma
+    directly: 0 for one chord held throughout, towards 1 for chords that share no pitch class.
+    A silent frame has no harmony and does not count.
+    """
+    width = max(1, int(round(HARMONIC_WINDOW_S * frame_rate)))
+    n = frames.shape[0] // width
+    if n < 2:
+        return 0.0
+    blocks = frames[: n * width].reshape(n, width, 12).sum(axis=1)
+    norms = np.linalg.norm(blocks, axis=1)
+    voiced = norms > 1e-6
+    blocks, norms = blocks[voiced], norms[voiced]
+    if blocks.shape[0] < 2:
+        return 0.0
+    unit = blocks / norms[:, None]
+    return float(np.mean(1.0 - np.sum(unit[1:] * unit[:-1], axis=1)))
+
+
+ROUGHNESS_PEAKS = 20  # strongest spectral peaks per frame whose pairs are weighed
+ROUGHNESS_FRAMES = 60  # frames spread over the excerpt (enough for a mean; keeps the cost about 10 ms)
+
+
+def roughness(samples: np.ndarray, rate: int) -> float:
+    """Sensory dissonance: Plomp & Levelt's roughness of the strongest partials, per Sethares (1993).
+
+    Every pair of spectral peaks (f1 < f2, amplitudes a1, a2) adds a1 a2 (e^(-3.5 s df) - e^(-5.75 s df))
+    with s = 0.24 / (0.021 f1 + 19): most for partials about a quarter of a critical band apart,
+    nothing for unisons or wide intervals. Normalised by the frame's peak energy, so it measures
+    the kind of sound, not its level; the mean over frames. A minor second beats, a fifth hardly.
+    """
+    magnitude, freqs = _chroma_stft(samples, rate)
+    if magnitude.shape[0] > ROUGHNESS_FRAMES:
+        magnitude = magnitude[np.round(np.linspace(0, magnitude.shape[0] - 1, ROUGHNESS_FRAMES)).astype(int)]
+    band = (freqs >= 50) & (freqs <= 5000)
+    mags, f = magnitude[:, band], freqs[band]
+    # local maxima only: one peak per partial, not the bins of its main lobe
+    peak = np.zeros_like(mags, dtype=bool)
+    peak[:, 1:-1] = (mags[:, 1:-1] > mags[:, :-2]) & (mags[:, 1:-1] >= mags[:, 2:])
+    values = []
+    for row, is_peak in zip(mags, peak, strict=True):
+        index = np.flatnonzero(is_peak)
+        if index.size < 2:
+            continue
+        index = index[np.argsort(row[index])[-ROUGHNESS_PEAKS:]]
+        a, fr = row[index].astype(np.float64), f[index]
+        energy = float(np.dot(a, a))
+        if energy <= 1e-12:
+            continue
+        low = np.minimum.outer(fr, fr)
+        df = np.abs(np.subtract.outer(fr, fr))
+        s = 0.24 / (0.021 * low + 19.0)
+        d = np.outer(a, a) * (np.exp(-3.5 * s * df) - np.exp(-5.75 * s * df))
+        values.append(float(np.triu(d, 1).sum()) / energy)
+    return float(np.mean(values)) if values else 0.0
+
+
+def mode_and_key_clarity(samples: np.ndarray, rate: int, frames: np.ndarray | None = None) -> tuple[float, float]:
     """Mode (best major key correlation minus best minor) and key clarity (best correlation overall).
 
     Krumhansl-Kessler key finding on the excerpt's chroma, as MIRtoolbox's mirmode and
     mirkeystrength do (Lartillot & Toiviainen 2007), with the profiles widened by the notes'
     harmonics (Gomez 2006): positive mode means major.
     """
-    c = chroma(samples, rate)
+    c = chroma(samples, rate) if frames is None else frames.sum(axis=0)
     if not np.any(c > 0):
         return 0.0, 0.0
     major = max(_correlation(c, np.roll(MAJOR_PROFILE, k)) for k in range(12))
