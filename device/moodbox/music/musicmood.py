@@ -18,6 +18,8 @@ Everything here is numpy; the tagger runs on LiteRT (moodbox.music.tagger).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodbox.base.litert import ModelError
 from moodbox.base.shipped import shipped_model
 from moodbox.music import audio, melspec
 from moodbox.music.tagger import MusicTagger
@@ -70,14 +73,7 @@ def polyphonic_profile(profile: np.ndarray, decay: float = 0.6, harmonics: int =
 MAJOR_PROFILE = polyphonic_profile(KK_MAJOR)
 MINOR_PROFILE = polyphonic_profile(KK_MINOR)
 
-# MSD tags read as mood cues (their log summed probability, per group).
-HAPPY_TAGS = ("happy", "party", "catchy", "funk")
-SAD_TAGS = ("sad",)
-ENERGETIC_TAGS = ("dance", "party", "metal", "heavy metal", "hard rock", "punk", "electro", "House")
-CALM_TAGS = ("Mellow", "chill", "chillout", "ambient", "easy listening", "acoustic")
-AGGRESSIVE_TAGS = ("metal", "heavy metal", "hard rock", "punk")
 PENULTIMATE_PREFIX = "nn:"  # evidence keys nn:0 ... nn:199, musicnn's penultimate layer (mean over the patches)
-TAG_FLOOR = 0.001  # below 0.1 % a tag's probability is noise; keeps the log ratios finite
 
 
 def default_model_path() -> Path:
@@ -393,93 +389,119 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 # Placement
 
 
-def tag_log_ratio(evidence: Mapping[str, float], up: Sequence[str], down: Sequence[str]) -> float:
-    """log(sum of the `up` tags' probabilities) - log(sum of the `down` tags'), each floored at TAG_FLOOR."""
-    up_p = sum(float(evidence.get(f"tag:{t}", 0.0)) for t in up)
-    down_p = sum(float(evidence.get(f"tag:{t}", 0.0)) for t in down)
-    return math.log(max(up_p, TAG_FLOOR)) - math.log(max(down_p, TAG_FLOOR))
+def default_head_path() -> Path:
+    """The shipped models/music_head.json, of the source tree or of the install."""
+    return shipped_model("music_head.json")
 
 
-def cues(evidence: Mapping[str, float]) -> dict[str, float]:
-    """The scalar cues `place` weighs, each from one track's evidence (a missing measurement is NaN: scored 0)."""
-
-    def value(key: str) -> float:
-        return float(evidence.get(key, math.nan))
-
-    return {
-        "loudness": value("loudness_lufs"),
-        "flux": value("spectral_flux"),
-        "onsets": value("onset_rate"),
-        "tempo": math.log2(max(value("tempo_bpm"), 1.0)),  # tempo is heard in ratios
-        "pulse": value("pulse_clarity"),
-        "brightness": math.log10(max(value("brightness"), 1e-4)),  # a share spread over decades
-        "mode": value("mode"),
-        "tags_happy": tag_log_ratio(evidence, HAPPY_TAGS, SAD_TAGS),
-        "tags_energy": tag_log_ratio(evidence, ENERGETIC_TAGS, CALM_TAGS),
-        "tags_aggression": math.log(max(sum(float(evidence.get(f"tag:{t}", 0.0)) for t in AGGRESSIVE_TAGS), TAG_FLOOR)),
-    }
+HEAD_RESTORE = "restore models/music_head.json (rerun tools/install.sh, or `make music-head` in a checkout)"
+INPUT_CLIP = 6.0  # standardised head inputs are clipped here (the fit clips them the same way)
+TAG_LOGIT_FLOOR = 1e-4  # a tag's probability is clipped to [1e-4, 1 - 1e-4] before its logit
 
 
-# Weights of the normalised cues (models/MUSIC_CARD.md gives the source of each). They sum to 1 in absolute value.
-AROUSAL_WEIGHTS = {
-    "loudness": 0.25,
-    "flux": 0.15,
-    "onsets": 0.10,
-    "tempo": 0.10,
-    "brightness": 0.10,
-    "tags_energy": 0.30,
-}
-VALENCE_WEIGHTS = {
-    "tags_happy": 0.40,
-    "mode": 0.15,
-    "tempo": 0.10,
-    "loudness": 0.10,
-    "flux": 0.05,
-    "brightness": 0.05,
-    "pulse": 0.05,
-    "tags_aggression": -0.10,
-}
+def head_input(evidence: Mapping[str, float], name: str) -> float:
+    """One input of the mood head, by its name in music_head.json: an evidence key, or a transform of one.
 
-# Where a cue sits and how far it spreads (centre, robust spread), blended with the library's own
-# median and spread so that a small library is placed sensibly. They are rough values seen on seven
-# freely licensed songs (Debian's fretsonfire-songs-sectoid and asc-music), rounded: a weak prior,
-# not a calibration. PRIOR_WEIGHT is how many tracks' worth of belief the prior carries: from
-# about twenty tracks on, the library speaks for itself.
-CUE_PRIORS = {
-    "loudness": (-14.0, 4.0),
-    "flux": (0.17, 0.04),
-    "onsets": (5.5, 1.5),
-    "tempo": (math.log2(120), 0.35),
-    "pulse": (0.45, 0.15),
-    "brightness": (-1.3, 0.3),
-    "mode": (0.1, 0.15),
-    "tags_happy": (1.0, 1.0),
-    "tags_energy": (0.3, 2.0),
-    "tags_aggression": (-3.0, 1.5),
-}
-PRIOR_WEIGHT = 4.0
-Z_CLIP = 3.0  # one wild measurement (a silent intro, a mis-tracked tempo) moves a track at most this far
+    `logit:<key>` is log(p / (1 - p)) of a probability, `log2:<key>` and `log10:<key>` the logarithm of a
+    positive measure (tempo is heard in ratios; brightness is a share spread over decades). A missing or
+    non-finite measurement is NaN, which the head scores as the dev set's mean.
+    """
+    transform, _, key = name.partition(":") if name.split(":", 1)[0] in ("logit", "log2", "log10") else ("", "", name)
+    value = float(evidence.get(key, math.nan))
+    if not math.isfinite(value):
+        return math.nan
+    if transform == "logit":
+        p = min(max(value, TAG_LOGIT_FLOOR), 1 - TAG_LOGIT_FLOOR)
+        return math.log(p / (1 - p))
+    if transform == "log2":
+        return math.log2(max(value, 1e-6))
+    if transform == "log10":
+        return math.log10(max(value, 1e-6))
+    return value
+
+
+def head_inputs(evidence: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:
+    """The (tracks, inputs) matrix the head reads, NaN where a measurement is missing."""
+    rows = [[head_input(e, name) for name in names] for e in evidence]
+    return np.array(rows, float).reshape(len(evidence), len(names))
+
+
+class MoodHead:
+    """The fitted linear head: standardised evidence -> a valence and an arousal score (models/music_head.json).
+
+    Fitted host-side by tools/fit_music_head.py (ridge regression per axis on the dev set, artist-split
+    cross-validation; models/MUSIC_CARD.md); here it is numbers and numpy. The file carries a sha256 of
+    its own numbers, so a damaged copy is refused rather than placing every track wrongly.
+    """
+
+    AXES = ("valence", "arousal")
+
+    def __init__(self, path: Path | None = None) -> None:
+        path = Path(path or default_head_path())
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            self.version = str(meta["version"])
+            self.inputs: tuple[str, ...] = tuple(str(n) for n in meta["inputs"])
+            self.mean = np.asarray(meta["mean"], float)
+            self.scale = np.asarray(meta["scale"], float)
+            self.weights = np.array([meta[axis]["weights"] for axis in self.AXES], float)
+            self.bias = np.array([float(meta[axis]["bias"]) for axis in self.AXES])
+            self.centre = np.array([float(meta[axis]["centre"]) for axis in self.AXES])
+            self.spread = np.array([float(meta[axis]["spread"]) for axis in self.AXES])
+            sha = str(meta["sha256"])
+        except FileNotFoundError:
+            raise ModelError(f"music mood head not found: {path}; {HEAD_RESTORE}") from None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"music mood head {path} is unreadable ({e!r}); {HEAD_RESTORE}") from None
+        n = len(self.inputs)
+        shapes_ok = self.mean.shape == self.scale.shape == (n,) and self.weights.shape == (2, n)
+        numbers = [self.mean, self.scale, self.weights, self.bias, self.centre, self.spread]
+        if not shapes_ok or not all(np.all(np.isfinite(a)) for a in numbers) or np.any(self.scale <= 0):
+            raise ModelError(f"music mood head {path} has inconsistent numbers; {HEAD_RESTORE}")
+        if head_sha256(meta) != sha:
+            raise ModelError(f"music mood head {path} does not match its sha256 (damaged); {HEAD_RESTORE}")
+
+    def scores(self, evidence: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Raw (tracks, 2) valence and arousal scores: absolute, before the library's normalisation."""
+        x = (head_inputs(evidence, self.inputs) - self.mean) / self.scale
+        # a missing measurement scores as the dev set's mean; a wild one counts as INPUT_CLIP dev-set spreads
+        x = np.clip(np.where(np.isfinite(x), x, 0.0), -INPUT_CLIP, INPUT_CLIP)
+        return np.asarray(x @ self.weights.T + self.bias, float)
+
+
+def head_sha256(meta: Mapping[str, object]) -> str:
+    """sha256 of the head's numbers and names (every key but the sha itself), in canonical json."""
+    payload = {key: value for key, value in meta.items() if key != "sha256"}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def load_head(path: Path | None = None) -> MoodHead:
+    """The head at `path` (default: the shipped one), read once per process."""
+    return MoodHead(path)
+
+
+PRIOR_WEIGHT = 4.0  # how many tracks' worth of belief the dev set's output distribution carries
+Z_CLIP = 3.0  # one wild track moves at most this many library spreads
 SPREAD = 0.8  # tanh(0.8 z): a track one library spread from the middle lands at about +-0.66
-MIN_SPREAD = 0.25  # of the prior spread: the narrowest spread a library's cue is scaled by
+MIN_SPREAD = 0.25  # of the prior spread: the narrowest spread a library's scores are scaled by
 
 
-def place(evidence: Sequence[Mapping[str, float]]) -> list[tuple[float, float]]:
+def place(evidence: Sequence[Mapping[str, float]], head: MoodHead | None = None) -> list[tuple[float, float]]:
     """(valence, arousal) in [-1, 1] for each track's evidence, relative to the given set (the library).
 
-    Deterministic and order-independent up to the order of the output. Each cue is centred on the
-    library's median and scaled by its robust spread (IQR / 1.349), both blended with the cue's
-    prior by PRIOR_WEIGHT pseudo-tracks and clipped at +-Z_CLIP; the weighted sums are then scaled
-    by their own robust spread in the same way and mapped through tanh. One track alone is placed
-    against the priors only.
+    The fitted head turns each track's evidence into two absolute scores; each axis is then centred on
+    the library's median and scaled by its robust spread (IQR / 1.349), both blended with the head's
+    output distribution on the dev set by PRIOR_WEIGHT pseudo-tracks, clipped at +-Z_CLIP and mapped
+    through tanh. So a library of only quiet folk still has a calm and a lively end, and one track
+    alone is placed against the dev set. Deterministic and order-independent.
     """
     if not evidence:
         return []
-    rows = [cues(e) for e in evidence]
-    table = {name: np.array([row[name] for row in rows]) for name in CUE_PRIORS}
-    z = {name: _robust_z(values, *CUE_PRIORS[name]) for name, values in table.items()}
-    valence = _combine(z, VALENCE_WEIGHTS)
-    arousal = _combine(z, AROUSAL_WEIGHTS)
-    return [(float(v), float(a)) for v, a in zip(valence, arousal, strict=True)]
+    head = head or load_head()
+    raw = head.scores(evidence)
+    axes = [np.tanh(SPREAD * _robust_z(raw[:, i], head.centre[i], head.spread[i])) for i in range(2)]
+    return [(float(v), float(a)) for v, a in zip(axes[0], axes[1], strict=True)]
 
 
 def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> np.ndarray:
@@ -489,17 +511,9 @@ def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> n
     q25, median, q75 = np.percentile(values[finite], [25, 50, 75]) if n else (0.0, 0.0, 0.0)
     centre = (n * median + PRIOR_WEIGHT * prior_centre) / (n + PRIOR_WEIGHT)
     spread = (n * (q75 - q25) / 1.349 + PRIOR_WEIGHT * prior_spread) / (n + PRIOR_WEIGHT)
-    # a library whose tracks nearly all measure the same (an album of one session) must not blow
+    # a library whose tracks nearly all sound the same (an album of one session) must not blow
     # its last decimals up to the ends of the axis: differences under a quarter of the prior's spread
     # are measurement resolution, not music
     spread = max(spread, MIN_SPREAD * prior_spread)
     z = np.clip((np.where(finite, values, centre) - centre) / spread, -Z_CLIP, Z_CLIP)
     return np.asarray(z, float)
-
-
-def _combine(z: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
-    total = np.sum([w * z[name] for name, w in weights.items()], axis=0)
-    # the prior spread of a weighted sum of cues that agree about half the time
-    prior_spread = 0.5
-    scaled = _robust_z(np.asarray(total, float), 0.0, prior_spread)
-    return np.tanh(SPREAD * scaled)
