@@ -257,6 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     valence = np.array([float(scan.tracks[f]["valence"]) for f in files])  # type: ignore[arg-type]
     arousal = np.array([float(scan.tracks[f]["arousal"]) for f in files])  # type: ignore[arg-type]
     overall = print_report(f"{args.folder} through `moodbox library scan`", valence, arousal, truth)
+    head = json.loads((ROOT / "models" / "music_head.json").read_text())
+    if str(head.get("fitted_on", "")).startswith(f"{args.folder.resolve().name}:"):
+        cv = head.get("cross_validated", {}).get("overall", {})
+        print(
+            f"NOTE: the shipped head was fitted on {args.folder.resolve().name}: these are training figures. "
+            "Held out (artist-split nested CV, tools/fit_music_head.py): "
+            f"valence Spearman {cv.get('valence_spearman')}, arousal {cv.get('arousal_spearman')}, "
+            f"4-quadrant accuracy {cv.get('quadrant_accuracy')}, Q4 vs Q3 {cv.get('valence_auc_q4_vs_q3')}"
+        )
     analysed = int(scan.summary.get("analysed", 0))  # type: ignore[call-overload]
     if analysed:
         print(
