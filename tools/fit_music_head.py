@@ -100,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", type=Path, help="labelled folder (labels.csv), e.g. ../shared/data/music-4q-dev")
     p.add_argument("--cache", type=Path, default=ROOT / "reports" / "music-eval" / "dev-cache.sqlite")
     p.add_argument("--out", type=Path, default=ROOT / "models" / "music_head.json")
+    p.add_argument(
+        "--inputs",
+        choices=("all", "no-penultimate", "penultimate", "tags+cues-old"),
+        default="all",
+        help="an ablation for the card, figures only (not written): leave out the penultimate layer, use it "
+        "alone, or the old hand-weighted placement's inputs (tag logits and the seven old cues)",
+    )
     args = p.parse_args(argv)
 
     labels = evaluate_music.read_labels(args.folder)
@@ -109,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     evidence = [analysed[f] for f in files]
     tagger = musicmood.MusicTagger(musicmood.default_model_path())
     names = input_names(tagger.labels, tagger.penultimate_units)
+    if args.inputs == "no-penultimate":
+        names = [n for n in names if not n.startswith(musicmood.PENULTIMATE_PREFIX)]
+    elif args.inputs == "penultimate":
+        names = [n for n in names if n.startswith(musicmood.PENULTIMATE_PREFIX)]
+    elif args.inputs == "tags+cues-old":
+        new = (musicmood.PENULTIMATE_PREFIX, "key_clarity", "harmonic_change", "roughness")
+        names = [n for n in names if not n.startswith(new)]
     x = musicmood.head_inputs(evidence, names)
     targets = {
         "valence": np.array([t.valence for t in truth], float),
@@ -136,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     per_genre = evaluate_music.genre_figures(placed["valence"], placed["arousal"], truth)
     matrix = evaluate_music.confusion(placed["valence"], placed["arousal"], truth)
     print(f"confusion (rows: label Q1..Q4, columns: placed Q1..Q4):\n{matrix}")
+
+    if args.inputs != "all":
+        print(f"ablation ({args.inputs}): figures only, {args.out} left as it is")
+        return 0
 
     # the shipped head: the same procedure on all of the dev set
     head: dict[str, object] = {
