@@ -34,7 +34,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "device"))
 import evaluate_music  # noqa: E402
-
 from moodbox.music import musicmood  # noqa: E402
 
 CUES = (
