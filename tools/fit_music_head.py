@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     per_genre = evaluate_music.genre_figures(placed["valence"], placed["arousal"], truth)
     matrix = evaluate_music.confusion(placed["valence"], placed["arousal"], truth)
     print(f"confusion (rows: label Q1..Q4, columns: placed Q1..Q4):\n{matrix}")
+    png = ROOT / "reports" / "music" / f"music_head_cv_confusion_{args.inputs}.png"
+    title = f"{args.folder.name}: artist-split CV ({args.inputs}), acc {cv['quadrant_accuracy']:.3f}"
+    evaluate_music.confusion_png(matrix, title, png)
+    print(f"wrote {png}")
 
     if args.inputs != "all":
         print(f"ablation ({args.inputs}): figures only, {args.out} left as it is")
