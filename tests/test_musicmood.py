@@ -366,3 +366,14 @@ def test_bench_music_reports_seconds_per_track(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["tracks"] == 2 and figures["runs"] == 2
     assert figures["cpu_seconds_per_track"]["total"]["median"] > 0
+
+
+def test_evidence_keys_are_shared_between_tracks(analyser: TrackAnalyser) -> None:
+    """~330 keys a track: a large library must not hold a copy of every key string per track."""
+    from moodbox.music.scancache import load_evidence
+
+    one = analyser.evidence(clicks(100, seconds=4.0))
+    two = analyser.evidence(clicks(140, seconds=4.0))
+    assert all(a is b for a, b in zip(one, two, strict=True))
+    stored = [load_evidence(json.dumps(e)) for e in (one, two)]
+    assert stored[0] == one and all(a is b for a, b in zip(*stored, strict=True))

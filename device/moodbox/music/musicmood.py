@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,11 @@ class TrackAnalyser:
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self.tagger = MusicTagger(model_path or default_model_path(), threads=threads)
         self.rate = self.tagger.sample_rate
+        # one key string per name for every track analysed (a library holds ~330 keys per track in memory)
+        self._tag_keys = tuple(sys.intern(f"tag:{label}") for label in self.tagger.labels)
+        self._penultimate_keys = tuple(
+            sys.intern(f"{PENULTIMATE_PREFIX}{i}") for i in range(self.tagger.penultimate_units)
+        )
 
     def excerpt(self, path: Path) -> np.ndarray:
         """The middle EXCERPT_S seconds of the file (all of it when shorter), mono at the tagger's rate.
@@ -129,9 +135,9 @@ class TrackAnalyser:
         tags, penultimate = patch_tags.mean(axis=0), patch_penultimate.mean(axis=0)
         frame_rate = self.rate / self.tagger.hop
         features = signal_features(samples, power, log_mel, self.rate, frame_rate)
-        features.update({f"tag:{label}": float(p) for label, p in zip(self.tagger.labels, tags, strict=True)})
+        features.update({key: float(p) for key, p in zip(self._tag_keys, tags, strict=True)})
         # five significant digits: the cache stays small and the head's input moves by under 1e-4 of a unit
-        features.update({f"{PENULTIMATE_PREFIX}{i}": float(f"{x:.5g}") for i, x in enumerate(penultimate)})
+        features.update({key: float(f"{x:.5g}") for key, x in zip(self._penultimate_keys, penultimate, strict=True)})
         return features
 
 

@@ -25,6 +25,7 @@ import logging
 import os
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,16 @@ CREATE TABLE IF NOT EXISTS tracks (
     PRIMARY KEY (root, file)
 ) WITHOUT ROWID
 """
+
+
+def load_evidence(text: str) -> dict[str, float]:
+    """A track's stored evidence, its keys shared between tracks (sys.intern).
+
+    Evidence has about 330 keys (50 tags, 200 units of the tagger's penultimate layer, the cues), the
+    same for every track: without sharing them a library of 5,000 tracks held 150 MB of key strings
+    and dicts in the scan, with them about half, within the library unit's MemoryMax for large libraries.
+    """
+    return dict(json.loads(text, object_pairs_hook=lambda pairs: {sys.intern(k): v for k, v in pairs}))
 
 
 class CacheError(RuntimeError):
@@ -208,7 +219,7 @@ class ScanCache:
             raise self._unreadable(e) from None
         if row is None:
             return None
-        return Entry(json.loads(row[0]) if row[0] is not None else None, row[1])
+        return Entry(load_evidence(row[0]) if row[0] is not None else None, row[1])
 
     def store(
         self,
@@ -250,7 +261,7 @@ class ScanCache:
             ).fetchall()
         except sqlite3.DatabaseError as e:  # damaged: the next scan finds it out at open and rebuilds it
             raise self._unreadable(e) from None
-        return {file: json.loads(evidence) for file, evidence in rows}
+        return {file: load_evidence(evidence) for file, evidence in rows}
 
     def _unreadable(self, e: sqlite3.DatabaseError) -> CacheError:
         if "no such table" in str(e):  # an empty file: nothing scanned into it yet
