@@ -57,9 +57,12 @@ def head_input(evidence: Mapping[str, float], name: str) -> float:
 
 
 def head_inputs(evidence: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:
-    """The (tracks, inputs) matrix the head reads, NaN where a measurement is missing."""
-    rows = [[head_input(e, name) for name in names] for e in evidence]
-    return np.array(rows, float).reshape(len(evidence), len(names))
+    """The (tracks, inputs) matrix the head reads, NaN where a measurement is missing (filled row by row:
+    a large library never holds its inputs as Python floats)."""
+    out = np.empty((len(evidence), len(names)), float)
+    for row, e in zip(out, evidence, strict=True):
+        row[:] = [head_input(e, name) for name in names]
+    return out
 
 
 class MoodHead:
