@@ -95,6 +95,9 @@ class TrackAnalyser:
 
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self.tagger = MusicTagger(model_path or default_model_path(), threads=threads)
+        # the head places the tracks only after they are all analysed: a missing or damaged one is
+        # refused now, before an hour of listening, not at the end (read once per process)
+        load_head()
         self.rate = self.tagger.sample_rate
         # one key string per name for every track analysed (a library holds ~330 keys per track in memory)
         self._tag_keys = tuple(sys.intern(f"tag:{label}") for label in self.tagger.labels)
