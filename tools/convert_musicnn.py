@@ -116,8 +116,13 @@ def build_model(v: dict[str, np.ndarray]):
     return model
 
 
-def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], batch: np.ndarray) -> np.ndarray:
-    """Sigmoid outputs of the checkpoint's own graph, the reference for the rebuild.
+PENULTIMATE_NODE = "model/batch_normalization_10/batchnorm/add_1"  # musicnn's bn_dense, its 'penultimate'
+
+
+def checkpoint_graph_outputs(
+    prefix: Path, variables: dict[str, np.ndarray], batch: np.ndarray, target: str = "model/Sigmoid"
+) -> np.ndarray:
+    """Sigmoid outputs (or another node's) of the checkpoint's own graph, the reference for the rebuild.
 
     The .meta graph does not import whole under TF2 (its gradient nodes carry stale shapes), so the
     inference part, model/Placeholder -> model/Sigmoid, is cut out and its variables frozen to the
@@ -128,7 +133,7 @@ def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], bat
 
     meta = meta_graph_pb2.MetaGraphDef()
     meta.ParseFromString((Path(str(prefix) + "/.meta")).read_bytes())
-    graph_def = tf.compat.v1.graph_util.extract_sub_graph(meta.graph_def, ["model/Sigmoid"])
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(meta.graph_def, [target])
     for node in graph_def.node:
         node.device = ""
         node.attr.pop("_output_shapes", None)
@@ -143,7 +148,7 @@ def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], bat
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     with tf.compat.v1.Session(graph=graph) as sess:
-        out = sess.run("model/Sigmoid:0", feed_dict={"model/Placeholder:0": batch, "model/Placeholder_2:0": False})
+        out = sess.run(f"{target}:0", feed_dict={"model/Placeholder:0": batch, "model/Placeholder_2:0": False})
     return np.asarray(out, np.float32)
 
 
@@ -201,6 +206,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("models/musicnn.tflite"))
     parser.add_argument("--reference", type=Path, nargs="*", default=[], help="audio fixtures to store tags of")
     parser.add_argument("--reference-out", type=Path, default=Path("tests/fixtures/music/reference_tags.json"))
+    parser.add_argument(
+        "--reference-penultimate-out", type=Path, default=Path("tests/fixtures/music/reference_penultimate.json")
+    )
+    parser.add_argument("--reference-only", action="store_true", help="write the references, not the model")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -218,9 +227,17 @@ def main() -> None:
         outputs = model(tf.constant(probe))
         ours, ours_penultimate = outputs["tags"].numpy(), outputs["penultimate"].numpy()
         theirs = checkpoint_graph_outputs(prefix, variables, probe)
-        print(f"rebuild vs checkpoint graph: max |diff| {np.abs(ours - theirs).max():.2e}")
+        theirs_penultimate = checkpoint_graph_outputs(prefix, variables, probe, PENULTIMATE_NODE)
+        print(
+            f"rebuild vs checkpoint graph: tags max |diff| {np.abs(ours - theirs).max():.2e}, "
+            f"penultimate {np.abs(ours_penultimate - theirs_penultimate).max():.2e}"
+        )
         assert np.abs(ours - theirs).max() < 1e-4, "the rebuilt graph does not match the checkpoint"
+        assert np.abs(ours_penultimate - theirs_penultimate).max() < 1e-3, "the rebuilt penultimate layer differs"
 
+        if args.reference_only:
+            write_references(args, prefix, variables)
+            return
         converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -257,13 +274,21 @@ def main() -> None:
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
         if args.reference:
-            refs = {}
-            for path in args.reference:
-                batch = patches(reference_log_mel(path))
-                tags = checkpoint_graph_outputs(prefix, variables, batch).mean(axis=0)
-                refs[path.name] = {label: round(float(p), 5) for label, p in zip(MSD_LABELS, tags, strict=True)}
-            args.reference_out.write_text(json.dumps(refs, indent=1) + "\n")
-            print(f"wrote {args.reference_out}")
+            write_references(args, prefix, variables)
+
+
+def write_references(args: argparse.Namespace, prefix: Path, variables: dict[str, np.ndarray]) -> None:
+    """Tags and penultimate layer of each reference fixture, the independent way (librosa + checkpoint graph)."""
+    tags, penultimate = {}, {}
+    for path in args.reference:
+        batch = patches(reference_log_mel(path))
+        mean_tags = checkpoint_graph_outputs(prefix, variables, batch).mean(axis=0)
+        tags[path.name] = {label: round(float(p), 5) for label, p in zip(MSD_LABELS, mean_tags, strict=True)}
+        units = checkpoint_graph_outputs(prefix, variables, batch, PENULTIMATE_NODE).mean(axis=0)
+        penultimate[path.name] = [round(float(u), 5) for u in units]
+    args.reference_out.write_text(json.dumps(tags, indent=1) + "\n")
+    args.reference_penultimate_out.write_text(json.dumps(penultimate) + "\n")
+    print(f"wrote {args.reference_out} and {args.reference_penultimate_out}")
 
 
 if __name__ == "__main__":
