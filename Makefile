@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup setup-train system-deps demo test train export evaluate bench peer music-model
+.PHONY: setup setup-train system-deps demo test train export evaluate bench peer music-model music-head evaluate-music
 
 # MPD runs the demo and the tests' private music servers; systemd-analyze checks the unit.
 system-deps:
@@ -101,6 +101,17 @@ $(MUSICNN_WHEEL):
 music-model: setup-train $(MUSICNN_WHEEL)
 	$(BIN)/python tools/convert_musicnn.py --wheel $(MUSICNN_WHEEL) \
 		--reference tests/fixtures/music/feelings.ogg tests/fixtures/music/metal_madness.mp3
+
+# The music mood head (models/MUSIC_CARD.md): ridge per axis on the 4Q dev set's evidence, nested
+# artist-split cross-validation printed from out-of-fold predictions; the dev set is never copied here
+# (its analyses are cached in reports/music-eval/). evaluate-music scans a labelled folder through
+# `moodbox library scan` (on the dev set that is the training fit; the honest figure is music-head's).
+MUSIC_DEV ?= ../shared/data/music-4q-dev
+music-head: setup-train
+	$(BIN)/python tools/fit_music_head.py $(MUSIC_DEV)
+
+evaluate-music: setup
+	$(BIN)/python tools/evaluate_music.py $(MUSIC_DEV)
 
 # moodbox on the Pi's own stack (Debian 12 arm64: Python 3.11.2, numpy 1.24.2) under qemu-user for a
 # Pi 4 and a Pi 5 core, compared with this machine (tools/arm64_check.sh); root on x86 Debian 12.

@@ -27,7 +27,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
         f"+ python3 -m venv --system-site-packages {prefix}/venv",
         f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src",  # (+ numpy pin where Debian has one)
         f"+ install -m 644 {ROOT}/models/emotion.tflite {ROOT}/models/emotion.json {ROOT}/models/musicnn.tflite "
-        f"{ROOT}/models/musicnn.json {prefix}/models/",
+        f"{ROOT}/models/musicnn.json {ROOT}/models/music_head.json {prefix}/models/",
         f"+ write {etc}/config.yaml",
         f"+ write {units}/moodbox.service",
         "+ systemctl daemon-reload",
@@ -133,7 +133,7 @@ def test_python_only_on_bookworms_python_installs_the_hash_checked_lock(tmp_path
     assert commands(out) == [
         f"+ install -d -m 755 {prefix} {prefix}/models",
         f"+ install -m 644 {ROOT}/models/emotion.tflite {ROOT}/models/emotion.json {ROOT}/models/musicnn.tflite "
-        f"{ROOT}/models/musicnn.json {prefix}/models/",
+        f"{ROOT}/models/musicnn.json {ROOT}/models/music_head.json {prefix}/models/",
         f"+ rm -rf {prefix}/src",
         f"+ install -d -m 755 {prefix}/src",
         f"+ cp -r {ROOT}/pyproject.toml {ROOT}/README.md {ROOT}/device {prefix}/src/",

@@ -361,7 +361,7 @@ def test_install_sets_up_the_nightly_timer_and_a_first_scan(tmp_path):
     result = subprocess.run(["bash", str(ROOT / "tools" / "install.sh"), *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     for step in (
-        f"{ROOT}/models/musicnn.tflite {ROOT}/models/musicnn.json {tmp_path}/o/models/",
+        f"{ROOT}/models/musicnn.tflite {ROOT}/models/musicnn.json {ROOT}/models/music_head.json {tmp_path}/o/models/",
         f"+ write {tmp_path}/moodbox-library.service",
         f"+ write {tmp_path}/moodbox-library.timer",
         "+ systemctl enable --now moodbox-library.timer",

@@ -108,6 +108,64 @@ def test_brightness_follows_the_high_frequencies(analyser: TrackAnalyser) -> Non
     assert features(analyser, noise)["centroid_hz"] > features(analyser, dull)["centroid_hz"]
 
 
+def tones(freqs: tuple[float, ...], seconds: float = 4.0) -> np.ndarray:
+    """Pure sine tones of equal amplitude sounding together."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    signal = np.sum([np.sin(2 * np.pi * f * t) for f in freqs], axis=0)
+    return (0.2 * signal / np.abs(signal).max()).astype(np.float32)
+
+
+def test_roughness_ranks_intervals_as_plomp_and_levelt() -> None:
+    """A minor second beats (rough), a major third less, a fifth hardly, a lone tone not at all."""
+    rough = {name: musicmood.roughness(tones(f), RATE) for name, f in {
+        "unison": (440.0,),
+        "fifth": (440.0, 660.0),
+        "major third": (440.0, 554.37),
+        "minor second": (440.0, 466.16),
+    }.items()}  # fmt: skip
+    assert rough["unison"] < 1e-6
+    assert rough["fifth"] < rough["major third"] < rough["minor second"]
+    assert rough["minor second"] > 10 * rough["fifth"]
+    # of organ tones (harmonics included), the tritone is rougher than the fifth, and level does not matter
+    fifth, tritone = chord((0, 7)), chord((0, 6))
+    assert musicmood.roughness(tritone, RATE) > 1.5 * musicmood.roughness(fifth, RATE)
+    assert musicmood.roughness(0.1 * fifth, RATE) == pytest.approx(musicmood.roughness(fifth, RATE), rel=1e-3)
+    assert musicmood.roughness(np.zeros(RATE, np.float32), RATE) == 0.0
+
+
+def test_harmonic_change_is_zero_for_a_held_chord_and_high_for_changing_chords(analyser: TrackAnalyser) -> None:
+    held = chord((0, 4, 7), seconds=8.0)
+    # C major and F# major, two seconds each: chords that share no pitch class
+    changing = np.concatenate([chord((0, 4, 7), 2.0), chord((6, 10, 13), 2.0)] * 2)
+    related = np.concatenate([chord((0, 4, 7), 2.0), chord((7, 11, 14), 2.0)] * 2)  # C and G share G
+    h_held = features(analyser, held)["harmonic_change"]
+    h_related = features(analyser, related)["harmonic_change"]
+    h_changing = features(analyser, changing)["harmonic_change"]
+    assert h_held < 0.02
+    assert h_held < h_related < h_changing
+    assert h_changing > 0.2
+    assert musicmood.harmonic_change(np.zeros((100, 12)), 7.8) == 0.0
+
+
+def test_evidence_holds_musicnns_penultimate_layer(analyser: TrackAnalyser) -> None:
+    """nn:0 ... nn:199: the mean over the patches of the tagger's 200-unit layer, from the same invoke as the tags."""
+    samples = decode_fixture("metal_madness.mp3")
+    evidence = analyser.evidence(samples)
+    penultimate = np.array([evidence[f"nn:{i}"] for i in range(200)])
+    assert not any(k.startswith("nn:") and int(k[3:]) >= 200 for k in evidence)
+    log_mel = analyser.tagger.log_mel(samples)
+    _, patches = analyser.tagger.patch_outputs(log_mel)
+    assert patches.shape[1] == 200
+    np.testing.assert_allclose(penultimate, patches.mean(axis=0), rtol=1e-4, atol=1e-5)
+    assert np.all(np.isfinite(penultimate)) and np.ptp(penultimate) > 0.5  # a real layer, not a constant
+
+
+def decode_fixture(name: str) -> np.ndarray:
+    from moodbox.music.audio import decode
+
+    return decode(MUSIC / name, RATE)
+
+
 def test_real_music_evidence_is_json_and_tells_calm_from_heavy(analyser: TrackAnalyser) -> None:
     calm = analyser.analyse(MUSIC / "feelings.ogg")
     heavy = analyser.analyse(MUSIC / "metal_madness.mp3")
@@ -115,6 +173,8 @@ def test_real_music_evidence_is_json_and_tells_calm_from_heavy(analyser: TrackAn
         assert json.loads(json.dumps(evidence)) == evidence
         assert all(isinstance(v, float) and math.isfinite(v) for v in evidence.values())
         assert len([k for k in evidence if k.startswith("tag:")]) == 50
+        assert len([k for k in evidence if k.startswith("nn:")]) == 200
+    assert calm["roughness"] < heavy["roughness"]
     (calm_v, calm_a), (heavy_v, heavy_a) = place([calm, heavy])
     assert heavy_a > calm_a
     assert all(-1 <= x <= 1 for x in (calm_v, calm_a, heavy_v, heavy_a))
@@ -152,26 +212,40 @@ def test_undecodable_file_raises_audio_error(analyser: TrackAnalyser, tmp_path: 
         analyser.analyse(path)
 
 
+def evidence_from_inputs(names: list[str], values: np.ndarray) -> dict[str, float]:
+    """Evidence whose head inputs are `values` (each transform in musicmood.head_input undone)."""
+    evidence = {}
+    for name, v in zip(names, values, strict=True):
+        transform, _, key = name.partition(":") if name.split(":")[0] in ("logit", "log2", "log10") else ("", "", name)
+        if transform == "logit":
+            evidence[key] = float(1 / (1 + math.exp(-v)))
+        elif transform == "log2":
+            evidence[key] = float(2.0**v)
+        elif transform == "log10":
+            evidence[key] = float(10.0**v)
+        else:
+            evidence[key] = float(v)
+    return evidence
+
+
 def synthetic_library(n: int, seed: int = 0) -> list[dict[str, float]]:
-    """Evidence of n made-up tracks spread like real music (loudness, tempo, tags, ...)."""
+    """Evidence of n made-up tracks, each head input drawn around the dev set's mean with its spread."""
+    head = musicmood.load_head()
     rng = np.random.default_rng(seed)
-    library = []
-    for _ in range(n):
-        evidence = {
-            "duration_s": 30.0,
-            "loudness_lufs": float(rng.normal(-14, 4)),
-            "spectral_flux": float(rng.normal(0.16, 0.04)),
-            "onset_rate": float(rng.normal(5, 1.5)),
-            "tempo_bpm": float(rng.uniform(60, 180)),
-            "pulse_clarity": float(rng.uniform(0.2, 0.8)),
-            "brightness": float(rng.uniform(0.01, 0.2)),
-            "centroid_hz": float(rng.uniform(300, 2000)),
-            "mode": float(rng.normal(0.05, 0.15)),
-            "key_clarity": float(rng.uniform(0.3, 0.9)),
-        }
-        evidence.update({f"tag:{t}": float(rng.uniform(0, 0.2)) for t in ("happy", "sad", "party", "Mellow", "metal")})
-        library.append(evidence)
-    return library
+    inputs = head.mean + head.scale * rng.normal(0, 1, (n, len(head.inputs)))
+    return [evidence_from_inputs(list(head.inputs), row) for row in inputs]
+
+
+def test_the_shipped_head_reads_the_evidence_the_analyser_writes(analyser: TrackAnalyser) -> None:
+    """Every input of models/music_head.json is in a real track's evidence, and round-trips through our helper."""
+    head = musicmood.load_head()
+    evidence = analyser.analyse(MUSIC / "feelings.ogg")
+    row = musicmood.head_inputs([evidence], head.inputs)
+    assert row.shape == (1, len(head.inputs)) and np.all(np.isfinite(row))
+    assert sum(name.startswith(musicmood.PENULTIMATE_PREFIX) for name in head.inputs) == 200
+    again = musicmood.head_inputs([evidence_from_inputs(list(head.inputs), row[0])], head.inputs)
+    np.testing.assert_allclose(again, row, rtol=1e-6, atol=1e-6)
+    assert np.all(np.isfinite(head.scores([evidence])))
 
 
 def test_place_empty_and_single_track() -> None:
@@ -198,13 +272,23 @@ def test_place_spreads_a_large_library_over_the_plane() -> None:
         assert float(axis.min()) < -0.8 and float(axis.max()) > 0.8
 
 
-def test_place_is_relative_to_the_library() -> None:
-    """The same track reads calmer among loud tracks than among quiet ones."""
+def shifted(library: list[dict[str, float]], axis: int, amount: float) -> list[dict[str, float]]:
+    """The library moved along the head's direction for one axis, by `amount` standardised units per input."""
+    head = musicmood.load_head()
+    direction = np.sign(head.weights[axis]) * head.scale * amount
+    rows = musicmood.head_inputs(library, head.inputs) + direction
+    return [evidence_from_inputs(list(head.inputs), row) for row in rows]
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_place_is_relative_to_the_library(axis: int) -> None:
+    """The same track sits lower among livelier (happier) tracks than among calmer (sadder) ones:
+    a library of only quiet folk still has a calm and a lively end."""
     library = synthetic_library(100, seed=4)
-    track = dict(library[0], loudness_lufs=-14.0)
-    loud = [dict(e, loudness_lufs=e["loudness_lufs"] + 8) for e in library[1:]]
-    quiet = [dict(e, loudness_lufs=e["loudness_lufs"] - 8) for e in library[1:]]
-    assert place([track, *loud])[0][1] < place([track, *quiet])[0][1]
+    track, rest = library[0], library[1:]
+    above, below = shifted(rest, axis, 0.5), shifted(rest, axis, -0.5)
+    among_above, among_below = place([track, *above])[0][axis], place([track, *below])[0][axis]
+    assert among_above < -0.3 < 0.3 < among_below
 
 
 def test_place_does_not_magnify_tiny_differences() -> None:
@@ -219,26 +303,59 @@ def test_place_survives_a_non_finite_value() -> None:
     library = synthetic_library(20, seed=6)
     library[3] = dict(library[3], tempo_bpm=float("nan"), loudness_lufs=float("-inf"))
     del library[5]["mode"]  # evidence written by another version lacks a measurement
+    library[6] = {"duration_s": 30.0}  # or all of them
     placed = place(library)
     assert all(math.isfinite(x) and -1 <= x <= 1 for point in placed for x in point)
 
 
-@pytest.mark.parametrize(
-    ("key", "delta", "axis"),
-    [
-        ("loudness_lufs", 6.0, 1),
-        ("onset_rate", 2.0, 1),
-        ("tempo_bpm", 30.0, 1),
-        ("mode", 0.3, 0),
-        ("tag:happy", 0.3, 0),
-        ("tag:sad", -0.1, 0),
-    ],
-)
-def test_each_cue_moves_its_axis_the_right_way(key: str, delta: float, axis: int) -> None:
+@pytest.mark.parametrize("axis", [0, 1])
+def test_the_heaviest_input_moves_its_axis_the_right_way(axis: int) -> None:
+    head = musicmood.load_head()
+    strongest = int(np.argmax(np.abs(head.weights[axis] / head.scale)))
+    name = head.inputs[strongest]
     library = synthetic_library(50, seed=5)
-    base = dict(library[0], **{"tag:sad": 0.15, "tempo_bpm": 100.0})
-    moved = dict(base, **{key: base[key] + delta})
-    assert place([moved, *library[1:]])[0][axis] > place([base, *library[1:]])[0][axis]
+    inputs = musicmood.head_inputs(library[:1], head.inputs)[0]
+    inputs[strongest] += np.sign(head.weights[axis, strongest]) * head.scale[strongest]
+    moved = evidence_from_inputs(list(head.inputs), inputs)
+    assert place([moved, *library[1:]])[0][axis] > place(library)[0][axis], name
+
+
+def head_file(tmp_path: Path, change: dict[str, object] | None = None, sign: bool = True) -> Path:
+    meta = json.loads(musicmood.default_head_path().read_text())
+    meta.update(change or {})
+    if sign:
+        meta["sha256"] = musicmood.head_sha256(meta)
+    path = tmp_path / "music_head.json"
+    path.write_text(json.dumps(meta))
+    return path
+
+
+def test_a_damaged_or_missing_head_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    meta = json.loads(musicmood.default_head_path().read_text())
+    assert meta["sha256"] == musicmood.head_sha256(meta)
+    assert musicmood.MoodHead(head_file(tmp_path)).inputs == musicmood.load_head().inputs
+    weights = list(meta["valence"]["weights"])
+    weights[0] += 1.0
+    tampered = dict(meta["valence"], weights=weights)
+    for path in (
+        head_file(tmp_path, {"valence": tampered}, sign=False),  # numbers changed, sha not
+        head_file(tmp_path, {"mean": meta["mean"][:-1]}),  # one number short
+        head_file(tmp_path, {"scale": [0.0] * len(meta["scale"])}),
+        tmp_path / "absent.json",
+    ):
+        with pytest.raises(musicmood.ModelError, match="music_head.json"):
+            musicmood.MoodHead(path)
+    (tmp_path / "garbage.json").write_bytes(b"\xff\x00not json")
+    with pytest.raises(musicmood.ModelError, match="unreadable"):
+        musicmood.MoodHead(tmp_path / "garbage.json")
+
+
+def test_analysis_version_follows_the_tagger_but_not_the_head() -> None:
+    sidecar = json.loads(musicmood.default_model_path().with_suffix(".json").read_text())
+    assert f"{musicmood.EVIDENCE_VERSION}-{sidecar['sha256'][:12]}" == ANALYSIS_VERSION
+    head = json.loads(musicmood.default_head_path().read_text())
+    assert head["evidence_version"] == musicmood.EVIDENCE_VERSION
+    assert head["tagger_sha256"] == sidecar["sha256"]
 
 
 def test_bench_music_reports_seconds_per_track(tmp_path: Path) -> None:
@@ -249,3 +366,14 @@ def test_bench_music_reports_seconds_per_track(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["tracks"] == 2 and figures["runs"] == 2
     assert figures["cpu_seconds_per_track"]["total"]["median"] > 0
+
+
+def test_evidence_keys_are_shared_between_tracks(analyser: TrackAnalyser) -> None:
+    """~330 keys a track: a large library must not hold a copy of every key string per track."""
+    from moodbox.music.scancache import load_evidence
+
+    one = analyser.evidence(clicks(100, seconds=4.0))
+    two = analyser.evidence(clicks(140, seconds=4.0))
+    assert all(a is b for a, b in zip(one, two, strict=True))
+    stored = [load_evidence(json.dumps(e)) for e in (one, two)]
+    assert stored[0] == one and all(a is b for a, b in zip(*stored, strict=True))

@@ -142,3 +142,13 @@ def test_not_a_model_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as caught:
         MusicTagger(tmp_path / "musicnn.tflite")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["feelings.ogg", "metal_madness.mp3"])
+def test_penultimate_layer_matches_the_reference_pipeline(tagger: MusicTagger, name: str) -> None:
+    """The second output is musicnn's 'penultimate' (bn_dense), against librosa + the checkpoint's own graph."""
+    reference = np.array(json.loads((MUSIC / "reference_penultimate.json").read_text())[name])
+    tags, penultimate = tagger.patch_outputs(tagger.log_mel(decode(MUSIC / name)))
+    assert penultimate.shape == (tags.shape[0], 200) and reference.shape == (200,)
+    worst = float(np.abs(penultimate.mean(axis=0) - reference).max())
+    assert worst < 0.02 * float(np.ptp(reference)), worst

@@ -37,6 +37,7 @@ SAMPLE_RATE = 16000
 N_FFT = 512
 HOP = 256
 N_MELS = 96
+PENULTIMATE_UNITS = 200  # the back-end's dense layer
 PATCH_FRAMES = 187  # librosa.time_to_frames(3 s) + 1, as musicnn's extractor computes it
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 MSD_LABELS = [
@@ -108,13 +109,20 @@ def build_model(v: dict[str, np.ndarray]):
         pooled = tf.concat([tf.reduce_max(mid, axis=1), tf.reduce_mean(mid, axis=1)], 2)
         flat = bn(tf.reshape(pooled, [-1, 1506]), 9)
         hidden = bn(tf.nn.relu(dense(flat, "dense")), 10)
-        return tf.sigmoid(dense(hidden, "dense_1"))
+        # two outputs: the 50 tag probabilities and the 200-unit penultimate layer (musicnn's extractor
+        # calls it 'penultimate': the dense layer after its batch normalisation), which the mood head reads
+        return {"tags": tf.sigmoid(dense(hidden, "dense_1")), "penultimate": hidden}
 
     return model
 
 
-def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], batch: np.ndarray) -> np.ndarray:
-    """Sigmoid outputs of the checkpoint's own graph, the reference for the rebuild.
+PENULTIMATE_NODE = "model/batch_normalization_10/batchnorm/add_1"  # musicnn's bn_dense, its 'penultimate'
+
+
+def checkpoint_graph_outputs(
+    prefix: Path, variables: dict[str, np.ndarray], batch: np.ndarray, target: str = "model/Sigmoid"
+) -> np.ndarray:
+    """Sigmoid outputs (or another node's) of the checkpoint's own graph, the reference for the rebuild.
 
     The .meta graph does not import whole under TF2 (its gradient nodes carry stale shapes), so the
     inference part, model/Placeholder -> model/Sigmoid, is cut out and its variables frozen to the
@@ -125,7 +133,7 @@ def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], bat
 
     meta = meta_graph_pb2.MetaGraphDef()
     meta.ParseFromString((Path(str(prefix) + "/.meta")).read_bytes())
-    graph_def = tf.compat.v1.graph_util.extract_sub_graph(meta.graph_def, ["model/Sigmoid"])
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(meta.graph_def, [target])
     for node in graph_def.node:
         node.device = ""
         node.attr.pop("_output_shapes", None)
@@ -140,7 +148,7 @@ def checkpoint_graph_outputs(prefix: Path, variables: dict[str, np.ndarray], bat
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     with tf.compat.v1.Session(graph=graph) as sess:
-        out = sess.run("model/Sigmoid:0", feed_dict={"model/Placeholder:0": batch, "model/Placeholder_2:0": False})
+        out = sess.run(f"{target}:0", feed_dict={"model/Placeholder:0": batch, "model/Placeholder_2:0": False})
     return np.asarray(out, np.float32)
 
 
@@ -165,7 +173,8 @@ def patches(log_mel: np.ndarray) -> np.ndarray:
     return log_mel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
 
 
-def tflite_outputs(model_bytes: bytes, batch: np.ndarray) -> np.ndarray:
+def tflite_outputs(model_bytes: bytes, batch: np.ndarray) -> dict[str, np.ndarray]:
+    """The TFLite model's outputs by their width: "tags" (50) and "penultimate" (200)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=model_bytes)
@@ -174,7 +183,11 @@ def tflite_outputs(model_bytes: bytes, batch: np.ndarray) -> np.ndarray:
     interpreter.allocate_tensors()
     interpreter.set_tensor(inp["index"], batch.astype(np.float32))
     interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+    names = {len(MSD_LABELS): "tags", PENULTIMATE_UNITS: "penultimate"}
+    return {
+        names[int(out["shape"][-1])]: interpreter.get_tensor(out["index"]).copy()
+        for out in interpreter.get_output_details()
+    }
 
 
 def sparse_bands(bank: np.ndarray) -> list[dict[str, object]]:
@@ -193,6 +206,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("models/musicnn.tflite"))
     parser.add_argument("--reference", type=Path, nargs="*", default=[], help="audio fixtures to store tags of")
     parser.add_argument("--reference-out", type=Path, default=Path("tests/fixtures/music/reference_tags.json"))
+    parser.add_argument(
+        "--reference-penultimate-out", type=Path, default=Path("tests/fixtures/music/reference_penultimate.json")
+    )
+    parser.add_argument("--reference-only", action="store_true", help="write the references, not the model")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -207,18 +224,34 @@ def main() -> None:
         probe = rng.uniform(0, 3, (4, PATCH_FRAMES, N_MELS)).astype(np.float32)
         real = [patches(reference_log_mel(p)) for p in args.reference]
         probe = np.concatenate([probe, *real]) if real else probe
-        ours = model(tf.constant(probe)).numpy()
+        outputs = model(tf.constant(probe))
+        ours, ours_penultimate = outputs["tags"].numpy(), outputs["penultimate"].numpy()
         theirs = checkpoint_graph_outputs(prefix, variables, probe)
-        print(f"rebuild vs checkpoint graph: max |diff| {np.abs(ours - theirs).max():.2e}")
+        theirs_penultimate = checkpoint_graph_outputs(prefix, variables, probe, PENULTIMATE_NODE)
+        print(
+            f"rebuild vs checkpoint graph: tags max |diff| {np.abs(ours - theirs).max():.2e}, "
+            f"penultimate {np.abs(ours_penultimate - theirs_penultimate).max():.2e}"
+        )
         assert np.abs(ours - theirs).max() < 1e-4, "the rebuilt graph does not match the checkpoint"
+        assert np.abs(ours_penultimate - theirs_penultimate).max() < 1e-3, "the rebuilt penultimate layer differs"
 
+        if args.reference_only:
+            write_references(args, prefix, variables)
+            return
         converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
         tflite = converter.convert()
         lite = tflite_outputs(tflite, probe)
-        print(f"TFLite fp16 vs TensorFlow: max |diff| {np.abs(lite - ours).max():.4f}; {len(tflite) / 1e6:.2f} MB")
-        assert np.abs(lite - ours).max() < 0.003, "the float16 model drifts from TensorFlow"
+        drift = np.abs(lite["tags"] - ours).max()
+        scale = np.abs(ours_penultimate).max()
+        drift_penultimate = np.abs(lite["penultimate"] - ours_penultimate).max() / scale
+        print(
+            f"TFLite fp16 vs TensorFlow: tags max |diff| {drift:.4f}, penultimate max |diff| "
+            f"{drift_penultimate:.4f} of its range; {len(tflite) / 1e6:.2f} MB"
+        )
+        assert drift < 0.003, "the float16 model drifts from TensorFlow"
+        assert drift_penultimate < 0.01, "the float16 model's penultimate layer drifts from TensorFlow"
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(tflite)
@@ -226,6 +259,7 @@ def main() -> None:
             "model": "musicnn MSD_musicnn (Pons & Serra 2019), musicnn 0.1.0 wheel, ISC licence; float16 weights",
             "sha256": hashlib.sha256(tflite).hexdigest(),  # the device loads the model only if this matches
             "labels": MSD_LABELS,
+            "penultimate_units": PENULTIMATE_UNITS,
             "sample_rate": SAMPLE_RATE,
             "n_fft": N_FFT,
             "hop": HOP,
@@ -240,13 +274,21 @@ def main() -> None:
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
         if args.reference:
-            refs = {}
-            for path in args.reference:
-                batch = patches(reference_log_mel(path))
-                tags = checkpoint_graph_outputs(prefix, variables, batch).mean(axis=0)
-                refs[path.name] = {label: round(float(p), 5) for label, p in zip(MSD_LABELS, tags, strict=True)}
-            args.reference_out.write_text(json.dumps(refs, indent=1) + "\n")
-            print(f"wrote {args.reference_out}")
+            write_references(args, prefix, variables)
+
+
+def write_references(args: argparse.Namespace, prefix: Path, variables: dict[str, np.ndarray]) -> None:
+    """Tags and penultimate layer of each reference fixture, the independent way (librosa + checkpoint graph)."""
+    tags, penultimate = {}, {}
+    for path in args.reference:
+        batch = patches(reference_log_mel(path))
+        mean_tags = checkpoint_graph_outputs(prefix, variables, batch).mean(axis=0)
+        tags[path.name] = {label: round(float(p), 5) for label, p in zip(MSD_LABELS, mean_tags, strict=True)}
+        units = checkpoint_graph_outputs(prefix, variables, batch, PENULTIMATE_NODE).mean(axis=0)
+        penultimate[path.name] = [round(float(u), 5) for u in units]
+    args.reference_out.write_text(json.dumps(tags, indent=1) + "\n")
+    args.reference_penultimate_out.write_text(json.dumps(penultimate) + "\n")
+    print(f"wrote {args.reference_out} and {args.reference_penultimate_out}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ note() { echo "== $*"; }
 python_step() {
     run install -d -m 755 "$PREFIX" "$PREFIX/models"
     run install -m 644 "$SRC/models/emotion.tflite" "$SRC/models/emotion.json" \
-        "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$PREFIX/models/"
+        "$SRC/models/musicnn.tflite" "$SRC/models/musicnn.json" "$SRC/models/music_head.json" "$PREFIX/models/"
     run rm -rf "$PREFIX/src"
     run install -d -m 755 "$PREFIX/src"
     run cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/device" "$PREFIX/src/"
@@ -200,7 +200,7 @@ run systemctl enable moodbox-web.service
 run systemctl restart moodbox-web.service
 
 note "nightly music library scan (moodbox-library.timer)"
-# The music tagger, found by moodbox.music.musicmood in $PREFIX/models beside the venv.
+# The music tagger and mood head, found by moodbox.music in $PREFIX/models beside the venv.
 for name in moodbox-library.service moodbox-library.timer; do
     unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/$name")
     if ((DRY_RUN)); then echo "+ write $UNIT_DIR/$name"; else printf '%s\n' "$unit" > "$UNIT_DIR/$name"; fi

@@ -3,33 +3,61 @@
 Two steps with a cache between them:
 
 * `TrackAnalyser.analyse` listens to one file once and returns its *evidence*: musicnn's 50 tag
-  probabilities and a handful of signal measurements that music emotion research has found to
-  carry arousal and valence (loudness, spectral flux, onset rate, tempo, pulse clarity, brightness,
-  mode). Evidence is absolute and per file, so it can be cached by path, size and mtime.
-* `place` turns the evidence of a whole library into (valence, arousal) pairs. Every cue is
-  normalised *within the library* (robust z-score), the cues are combined with fixed weights from
-  the literature (models/MUSIC_CARD.md cites each), and the sum is mapped to [-1, 1] with tanh.
-  Normalising within the library means a listener who owns only quiet folk still gets a calm and
-  a lively end of it; for small libraries the statistics lean on fixed priors so that one or two
-  tracks still land somewhere sensible.
+  probabilities and its 200-unit penultimate layer (one invoke gives both), and signal measurements
+  that music emotion research ties to arousal and valence (loudness, spectral flux, onset rate,
+  tempo, pulse clarity, brightness, mode and key clarity, harmonic change, roughness). Evidence is
+  absolute and per file, so it can be cached by path, size and mtime.
+* `place` (moodbox.music.moodhead) turns the evidence of a whole library into (valence, arousal)
+  pairs: the fitted head in models/music_head.json scores each track, and the scores are spread
+  *within the library* (robust z-score, tanh), so a listener who owns only quiet folk still gets a
+  calm and a lively end of it; small libraries lean on the dev set's distribution as a prior.
 
 Everything here is numpy; the tagger runs on LiteRT (moodbox.music.tagger).
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping, Sequence
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from moodbox.base.shipped import shipped_model
 from moodbox.music import audio, melspec
+from moodbox.music.moodhead import (  # noqa: F401  (the scan and the tools reach the head through this module)
+    INPUT_CLIP,
+    SPREAD,
+    ModelError,
+    MoodHead,
+    _robust_z,
+    default_head_path,
+    head_input,
+    head_inputs,
+    head_sha256,
+    load_head,
+    place,
+)
 from moodbox.music.tagger import MusicTagger
 
-# Bump whenever the evidence changes (features, excerpt, model): cached evidence of another version is recomputed.
-ANALYSIS_VERSION = "2"
+# Bump EVIDENCE_VERSION whenever the code's evidence changes (features, excerpt): cached evidence of another
+# version is recomputed. The shipped tagger's sha256 is part of the version, so a new model file re-analyses
+# too. The mood head (models/music_head.json) is not: it reads the cached evidence in `place`, so a new
+# head re-places the library without listening to it again.
+EVIDENCE_VERSION = "3"  # 3: musicnn's penultimate layer (nn:*), harmonic_change and roughness
+
+
+def _analysis_version() -> str:
+    sidecar = shipped_model("musicnn.tflite").with_suffix(".json")
+    try:
+        sha = str(json.loads(sidecar.read_text())["sha256"])[:12]
+    except (OSError, ValueError, KeyError, TypeError):
+        sha = "unknown"  # the analyser refuses such a model anyway, naming the fix
+    return f"{EVIDENCE_VERSION}-{sha}"
+
+
+ANALYSIS_VERSION = _analysis_version()
 
 EXCERPT_S = 30.0  # the middle 30 s of a track: signal features see all of it
 TAG_PATCHES = 8  # the tagger hears at most this many 3 s patches, spread evenly over the excerpt (<= 1 s of a core)
@@ -54,13 +82,7 @@ def polyphonic_profile(profile: np.ndarray, decay: float = 0.6, harmonics: int =
 MAJOR_PROFILE = polyphonic_profile(KK_MAJOR)
 MINOR_PROFILE = polyphonic_profile(KK_MINOR)
 
-# MSD tags read as mood cues (their log summed probability, per group).
-HAPPY_TAGS = ("happy", "party", "catchy", "funk")
-SAD_TAGS = ("sad",)
-ENERGETIC_TAGS = ("dance", "party", "metal", "heavy metal", "hard rock", "punk", "electro", "House")
-CALM_TAGS = ("Mellow", "chill", "chillout", "ambient", "easy listening", "acoustic")
-AGGRESSIVE_TAGS = ("metal", "heavy metal", "hard rock", "punk")
-TAG_FLOOR = 0.001  # below 0.1 % a tag's probability is noise; keeps the log ratios finite
+PENULTIMATE_PREFIX = "nn:"  # evidence keys nn:0 ... nn:199, musicnn's penultimate layer (mean over the patches)
 
 
 def default_model_path() -> Path:
@@ -73,7 +95,15 @@ class TrackAnalyser:
 
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self.tagger = MusicTagger(model_path or default_model_path(), threads=threads)
+        # the head places the tracks only after they are all analysed: a missing or damaged one is
+        # refused now, before an hour of listening, not at the end (read once per process)
+        load_head()
         self.rate = self.tagger.sample_rate
+        # one key string per name for every track analysed (a library holds ~330 keys per track in memory)
+        self._tag_keys = tuple(sys.intern(f"tag:{label}") for label in self.tagger.labels)
+        self._penultimate_keys = tuple(
+            sys.intern(f"{PENULTIMATE_PREFIX}{i}") for i in range(self.tagger.penultimate_units)
+        )
 
     def excerpt(self, path: Path) -> np.ndarray:
         """The middle EXCERPT_S seconds of the file (all of it when shorter), mono at the tagger's rate.
@@ -103,10 +133,14 @@ class TrackAnalyser:
         """Evidence for mono samples at the tagger's rate (the part of `analyse` after decoding)."""
         power = melspec.power_spectrogram(samples, self.tagger.n_fft, self.tagger.hop)
         log_mel = melspec.log_mel(power, self.tagger.filterbank)
-        tags = self.tagger.patch_tags(spread_patches(log_mel, self.tagger.patch_frames, TAG_PATCHES)).mean(axis=0)
+        spread = spread_patches(log_mel, self.tagger.patch_frames, TAG_PATCHES)
+        patch_tags, patch_penultimate = self.tagger.patch_outputs(spread)
+        tags, penultimate = patch_tags.mean(axis=0), patch_penultimate.mean(axis=0)
         frame_rate = self.rate / self.tagger.hop
         features = signal_features(samples, power, log_mel, self.rate, frame_rate)
-        features.update({f"tag:{label}": float(p) for label, p in zip(self.tagger.labels, tags, strict=True)})
+        features.update({key: float(p) for key, p in zip(self._tag_keys, tags, strict=True)})
+        # five significant digits: the cache stays small and the head's input moves by under 1e-4 of a unit
+        features.update({key: float(f"{x:.5g}") for key, x in zip(self._penultimate_keys, penultimate, strict=True)})
         return features
 
 
@@ -125,7 +159,8 @@ def signal_features(
     """The signal measurements, all absolute (normalisation happens in `place`)."""
     onset = onset_envelope(log_mel)
     tempo, clarity = tempo_and_pulse_clarity(onset, frame_rate)
-    mode, key_clarity = mode_and_key_clarity(samples, rate)
+    frames = chroma_frames(samples, rate)
+    mode, key_clarity = mode_and_key_clarity(samples, rate, frames)
     return {
         "duration_s": samples.size / rate,
         "loudness_lufs": loudness_lufs(power, rate),
@@ -137,6 +172,8 @@ def signal_features(
         "centroid_hz": spectral_centroid(power, rate),
         "mode": mode,
         "key_clarity": key_clarity,
+        "harmonic_change": harmonic_change(frames, rate / (CHROMA_FFT // 2)),
+        "roughness": roughness(samples, rate),
     }
 
 
@@ -252,32 +289,106 @@ def spectral_centroid(power: np.ndarray, rate: int) -> float:
     return float(power.sum(axis=0) @ freqs) / total if total > 0 else 0.0
 
 
-def chroma(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Energy per pitch class (C, C#, ..., B) over the excerpt, from 100 Hz to 2 kHz."""
+def _chroma_stft(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitude spectra of CHROMA_FFT-sample Hann frames, half overlapping, and their frequencies."""
     hop = CHROMA_FFT // 2
     if samples.size < CHROMA_FFT:
         samples = np.pad(samples, (0, CHROMA_FFT - samples.size))
     n = 1 + (samples.size - CHROMA_FFT) // hop
     frames = np.lib.stride_tricks.sliding_window_view(samples, CHROMA_FFT)[::hop][:n]
     window = np.hanning(CHROMA_FFT).astype(np.float32)
-    magnitude = np.abs(np.fft.rfft(frames * window, axis=1))
-    freqs = np.fft.rfftfreq(CHROMA_FFT, 1 / rate)
+    return np.abs(np.fft.rfft(frames * window, axis=1)), np.fft.rfftfreq(CHROMA_FFT, 1 / rate)
+
+
+def chroma_frames(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Energy per pitch class (C, C#, ..., B) of each frame, from 100 Hz to 2 kHz, each frame summing to 1."""
+    magnitude, freqs = _chroma_stft(samples, rate)
     band = (freqs >= 100) & (freqs <= 2000)
     pitch_class = np.round(12 * np.log2(freqs[band] / 440.0) + 69).astype(int) % 12
     # per-frame normalisation so loud passages do not outvote quiet ones
     mags = magnitude[:, band]
     mags = mags / np.maximum(mags.sum(axis=1, keepdims=True), 1e-9)
-    return np.bincount(pitch_class, weights=mags.sum(axis=0), minlength=12)
+    folded = np.zeros((mags.shape[0], 12))
+    for k in range(12):
+        folded[:, k] = mags[:, pitch_class == k].sum(axis=1)
+    return folded
 
 
-def mode_and_key_clarity(samples: np.ndarray, rate: int) -> tuple[float, float]:
+def chroma(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Energy per pitch class (C, C#, ..., B) over the excerpt, from 100 Hz to 2 kHz."""
+    return np.asarray(chroma_frames(samples, rate).sum(axis=0))
+
+
+HARMONIC_WINDOW_S = 1.0  # chroma averaged over about a second: a chord, not its notes one by one
+
+
+def harmonic_change(frames: np.ndarray, frame_rate: float) -> float:
+    """How much the harmony moves: mean cosine distance between successive ~1 s chroma averages.
+
+    After Harte, Sandler & Gasser's harmonic change detection (2006), simplified to chroma
+    directly: 0 for one chord held throughout, towards 1 for chords that share no pitch class.
+    A silent frame has no harmony and does not count.
+    """
+    width = max(1, int(round(HARMONIC_WINDOW_S * frame_rate)))
+    n = frames.shape[0] // width
+    if n < 2:
+        return 0.0
+    blocks = frames[: n * width].reshape(n, width, 12).sum(axis=1)
+    norms = np.linalg.norm(blocks, axis=1)
+    voiced = norms > 1e-6
+    blocks, norms = blocks[voiced], norms[voiced]
+    if blocks.shape[0] < 2:
+        return 0.0
+    unit = blocks / norms[:, None]
+    return float(np.mean(1.0 - np.sum(unit[1:] * unit[:-1], axis=1)))
+
+
+ROUGHNESS_PEAKS = 20  # strongest spectral peaks per frame whose pairs are weighed
+ROUGHNESS_FRAMES = 60  # frames spread over the excerpt (enough for a mean; keeps the cost about 10 ms)
+
+
+def roughness(samples: np.ndarray, rate: int) -> float:
+    """Sensory dissonance: Plomp & Levelt's roughness of the strongest partials, per Sethares (1993).
+
+    Every pair of spectral peaks (f1 < f2, amplitudes a1, a2) adds a1 a2 (e^(-3.5 s df) - e^(-5.75 s df))
+    with s = 0.24 / (0.021 f1 + 19): most for partials about a quarter of a critical band apart,
+    nothing for unisons or wide intervals. Normalised by the frame's peak energy, so it measures
+    the kind of sound, not its level; the mean over frames. A minor second beats, a fifth hardly.
+    """
+    magnitude, freqs = _chroma_stft(samples, rate)
+    if magnitude.shape[0] > ROUGHNESS_FRAMES:
+        magnitude = magnitude[np.round(np.linspace(0, magnitude.shape[0] - 1, ROUGHNESS_FRAMES)).astype(int)]
+    band = (freqs >= 50) & (freqs <= 5000)
+    mags, f = magnitude[:, band], freqs[band]
+    # local maxima only: one peak per partial, not the bins of its main lobe
+    peak = np.zeros_like(mags, dtype=bool)
+    peak[:, 1:-1] = (mags[:, 1:-1] > mags[:, :-2]) & (mags[:, 1:-1] >= mags[:, 2:])
+    values = []
+    for row, is_peak in zip(mags, peak, strict=True):
+        index = np.flatnonzero(is_peak)
+        if index.size < 2:
+            continue
+        index = index[np.argsort(row[index])[-ROUGHNESS_PEAKS:]]
+        a, fr = row[index].astype(np.float64), f[index]
+        energy = float(np.dot(a, a))
+        if energy <= 1e-12:
+            continue
+        low = np.minimum.outer(fr, fr)
+        df = np.abs(np.subtract.outer(fr, fr))
+        s = 0.24 / (0.021 * low + 19.0)
+        d = np.outer(a, a) * (np.exp(-3.5 * s * df) - np.exp(-5.75 * s * df))
+        values.append(float(np.triu(d, 1).sum()) / energy)
+    return float(np.mean(values)) if values else 0.0
+
+
+def mode_and_key_clarity(samples: np.ndarray, rate: int, frames: np.ndarray | None = None) -> tuple[float, float]:
     """Mode (best major key correlation minus best minor) and key clarity (best correlation overall).
 
     Krumhansl-Kessler key finding on the excerpt's chroma, as MIRtoolbox's mirmode and
     mirkeystrength do (Lartillot & Toiviainen 2007), with the profiles widened by the notes'
     harmonics (Gomez 2006): positive mode means major.
     """
-    c = chroma(samples, rate)
+    c = chroma(samples, rate) if frames is None else frames.sum(axis=0)
     if not np.any(c > 0):
         return 0.0, 0.0
     major = max(_correlation(c, np.roll(MAJOR_PROFILE, k)) for k in range(12))
@@ -289,119 +400,3 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     denominator = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
     return float(np.dot(a, b)) / denominator if denominator > 0 else 0.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Placement
-
-
-def tag_log_ratio(evidence: Mapping[str, float], up: Sequence[str], down: Sequence[str]) -> float:
-    """log(sum of the `up` tags' probabilities) - log(sum of the `down` tags'), each floored at TAG_FLOOR."""
-    up_p = sum(float(evidence.get(f"tag:{t}", 0.0)) for t in up)
-    down_p = sum(float(evidence.get(f"tag:{t}", 0.0)) for t in down)
-    return math.log(max(up_p, TAG_FLOOR)) - math.log(max(down_p, TAG_FLOOR))
-
-
-def cues(evidence: Mapping[str, float]) -> dict[str, float]:
-    """The scalar cues `place` weighs, each from one track's evidence (a missing measurement is NaN: scored 0)."""
-
-    def value(key: str) -> float:
-        return float(evidence.get(key, math.nan))
-
-    return {
-        "loudness": value("loudness_lufs"),
-        "flux": value("spectral_flux"),
-        "onsets": value("onset_rate"),
-        "tempo": math.log2(max(value("tempo_bpm"), 1.0)),  # tempo is heard in ratios
-        "pulse": value("pulse_clarity"),
-        "brightness": math.log10(max(value("brightness"), 1e-4)),  # a share spread over decades
-        "mode": value("mode"),
-        "tags_happy": tag_log_ratio(evidence, HAPPY_TAGS, SAD_TAGS),
-        "tags_energy": tag_log_ratio(evidence, ENERGETIC_TAGS, CALM_TAGS),
-        "tags_aggression": math.log(max(sum(float(evidence.get(f"tag:{t}", 0.0)) for t in AGGRESSIVE_TAGS), TAG_FLOOR)),
-    }
-
-
-# Weights of the normalised cues (models/MUSIC_CARD.md gives the source of each). They sum to 1 in absolute value.
-AROUSAL_WEIGHTS = {
-    "loudness": 0.25,
-    "flux": 0.15,
-    "onsets": 0.10,
-    "tempo": 0.10,
-    "brightness": 0.10,
-    "tags_energy": 0.30,
-}
-VALENCE_WEIGHTS = {
-    "tags_happy": 0.40,
-    "mode": 0.15,
-    "tempo": 0.10,
-    "loudness": 0.10,
-    "flux": 0.05,
-    "brightness": 0.05,
-    "pulse": 0.05,
-    "tags_aggression": -0.10,
-}
-
-# Where a cue sits and how far it spreads (centre, robust spread), blended with the library's own
-# median and spread so that a small library is placed sensibly. They are rough values seen on seven
-# freely licensed songs (Debian's fretsonfire-songs-sectoid and asc-music), rounded: a weak prior,
-# not a calibration. PRIOR_WEIGHT is how many tracks' worth of belief the prior carries: from
-# about twenty tracks on, the library speaks for itself.
-CUE_PRIORS = {
-    "loudness": (-14.0, 4.0),
-    "flux": (0.17, 0.04),
-    "onsets": (5.5, 1.5),
-    "tempo": (math.log2(120), 0.35),
-    "pulse": (0.45, 0.15),
-    "brightness": (-1.3, 0.3),
-    "mode": (0.1, 0.15),
-    "tags_happy": (1.0, 1.0),
-    "tags_energy": (0.3, 2.0),
-    "tags_aggression": (-3.0, 1.5),
-}
-PRIOR_WEIGHT = 4.0
-Z_CLIP = 3.0  # one wild measurement (a silent intro, a mis-tracked tempo) moves a track at most this far
-SPREAD = 0.8  # tanh(0.8 z): a track one library spread from the middle lands at about +-0.66
-MIN_SPREAD = 0.25  # of the prior spread: the narrowest spread a library's cue is scaled by
-
-
-def place(evidence: Sequence[Mapping[str, float]]) -> list[tuple[float, float]]:
-    """(valence, arousal) in [-1, 1] for each track's evidence, relative to the given set (the library).
-
-    Deterministic and order-independent up to the order of the output. Each cue is centred on the
-    library's median and scaled by its robust spread (IQR / 1.349), both blended with the cue's
-    prior by PRIOR_WEIGHT pseudo-tracks and clipped at +-Z_CLIP; the weighted sums are then scaled
-    by their own robust spread in the same way and mapped through tanh. One track alone is placed
-    against the priors only.
-    """
-    if not evidence:
-        return []
-    rows = [cues(e) for e in evidence]
-    table = {name: np.array([row[name] for row in rows]) for name in CUE_PRIORS}
-    z = {name: _robust_z(values, *CUE_PRIORS[name]) for name, values in table.items()}
-    valence = _combine(z, VALENCE_WEIGHTS)
-    arousal = _combine(z, AROUSAL_WEIGHTS)
-    return [(float(v), float(a)) for v, a in zip(valence, arousal, strict=True)]
-
-
-def _robust_z(values: np.ndarray, prior_centre: float, prior_spread: float) -> np.ndarray:
-    """Robust z-scores against the library blended with the prior; a non-finite value (damaged evidence) scores 0."""
-    finite = np.isfinite(values)
-    n = int(finite.sum())
-    q25, median, q75 = np.percentile(values[finite], [25, 50, 75]) if n else (0.0, 0.0, 0.0)
-    centre = (n * median + PRIOR_WEIGHT * prior_centre) / (n + PRIOR_WEIGHT)
-    spread = (n * (q75 - q25) / 1.349 + PRIOR_WEIGHT * prior_spread) / (n + PRIOR_WEIGHT)
-    # a library whose tracks nearly all measure the same (an album of one session) must not blow
-    # its last decimals up to the ends of the axis: differences under a quarter of the prior's spread
-    # are measurement resolution, not music
-    spread = max(spread, MIN_SPREAD * prior_spread)
-    z = np.clip((np.where(finite, values, centre) - centre) / spread, -Z_CLIP, Z_CLIP)
-    return np.asarray(z, float)
-
-
-def _combine(z: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
-    total = np.sum([w * z[name] for name, w in weights.items()], axis=0)
-    # the prior spread of a weighted sum of cues that agree about half the time
-    prior_spread = 0.5
-    scaled = _robust_z(np.asarray(total, float), 0.0, prior_spread)
-    return np.tanh(SPREAD * scaled)

@@ -6,6 +6,11 @@ holds the model's sha256 (a damaged copy is refused, not run: it gave NaN for ev
 labels and the preprocessing constants, mel filterbank included, so the model and its contract
 travel together. The tags of a clip are the mean over its 3-second patches, as
 musicnn's own taggram averages them.
+
+The model has a second output, musicnn's 200-unit penultimate layer (the back-end's dense layer after
+its batch normalisation, what musicnn's extractor calls 'penultimate'): the representation
+moodbox.music.musicmood's fitted mood head reads. Both come from one invoke; the extra output costs
+nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class MusicTagger:
         content, meta = read_verified(path, RESTORE)
         try:
             self.labels: tuple[str, ...] = tuple(meta["labels"])
+            self.penultimate_units = int(meta["penultimate_units"])
             self.sample_rate = int(meta["sample_rate"])
             self.n_fft, self.hop = int(meta["n_fft"]), int(meta["hop"])
             self.patch_frames = int(meta["patch_frames"])
@@ -51,13 +57,17 @@ class MusicTagger:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"music model {path} is not a usable TFLite model ({reason}); {RESTORE}") from None
         self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
+        # the two outputs are told apart by their width (the converter does not keep their order)
+        outputs = {int(out["shape"][-1]): out for out in self._interpreter.get_output_details()}
         expected_in = (self.patch_frames, self.filterbank.shape[0])
-        if tuple(self._input["shape"][1:]) != expected_in or int(self._output["shape"][-1]) != len(self.labels):
+        widths = (len(self.labels), self.penultimate_units)
+        if tuple(self._input["shape"][1:]) != expected_in or sorted(outputs) != sorted(widths):
             raise ModelError(
-                f"music model {path} takes {tuple(self._input['shape'])} and returns {tuple(self._output['shape'])}; "
-                f"its sidecar describes (n, {expected_in[0]}, {expected_in[1]}) -> (n, {len(self.labels)})"
+                f"music model {path} takes {tuple(self._input['shape'])} and returns outputs of width "
+                f"{sorted(outputs)}; its sidecar describes (n, {expected_in[0]}, {expected_in[1]}) -> "
+                f"(n, {widths[0]}) and (n, {widths[1]})"
             )
+        self._output, self._penultimate = outputs[widths[0]], outputs[widths[1]]
         self._batch = int(self._input["shape"][0])
 
     def log_mel(self, samples: np.ndarray) -> np.ndarray:
@@ -66,6 +76,10 @@ class MusicTagger:
 
     def patch_tags(self, spectrogram: np.ndarray) -> np.ndarray:
         """Tag probabilities of each 3-second patch of a log-mel spectrogram, (patches, 50)."""
+        return self.patch_outputs(spectrogram)[0]
+
+    def patch_outputs(self, spectrogram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tag probabilities (patches, 50) and the penultimate layer (patches, 200) of each 3-second patch."""
         batch = melspec.patches(spectrogram, self.patch_frames)
         if batch.shape[0] != self._batch:
             self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
@@ -73,7 +87,9 @@ class MusicTagger:
             self._batch = batch.shape[0]
         self._interpreter.set_tensor(self._input["index"], batch)
         self._interpreter.invoke()
-        return np.asarray(self._interpreter.get_tensor(self._output["index"]), np.float32).copy()
+        tags = np.asarray(self._interpreter.get_tensor(self._output["index"]), np.float32).copy()
+        penultimate = np.asarray(self._interpreter.get_tensor(self._penultimate["index"]), np.float32).copy()
+        return tags, penultimate
 
     def tags(self, samples: np.ndarray) -> dict[str, float]:
         """Mean tag probabilities over the clip's 3-second patches."""
