@@ -91,6 +91,7 @@ class ControlServer:
         self._changed = threading.Condition()
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._server: _Server | None = None
+        self._given_up = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -114,8 +115,14 @@ class ControlServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="moodbox-control", daemon=True)
         self._thread.start()
 
+    @property
+    def listening(self) -> bool:
+        """Started, or given up on (said once): either way not to be started again."""
+        return self._server is not None or self._given_up
+
     def start_or_say(self) -> None:
         """Start; if the socket cannot be had, say so in one line and go on (the music does not depend on it)."""
+        self._given_up = True  # until it listens: one try, one line
         try:
             self.start()
         except (ControlError, OSError) as e:

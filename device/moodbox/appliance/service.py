@@ -106,7 +106,6 @@ class Service:
         try:
             self.history.start()
             self.player.start()
-            self.control.start_or_say()
             self.notifier.status("starting the camera")
             self._loop()
         finally:
@@ -203,6 +202,8 @@ class Service:
             self._shown_player = state
         self._show(self._led_state())
         self.vitals.tick()
+        if state.tried and not self.control.listening:  # after MPD's first answer: a second moodbox is said once
+            self.control.start_or_say()
         self.control.publish(self._state())
         self.notifier.watchdog()
 

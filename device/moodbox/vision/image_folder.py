@@ -45,6 +45,7 @@ class ImageFolderSource:
         self.fps = fps
         self._index = 0
         self.delivered = self.skipped = 0
+        self._held: list[tuple[str, str]] = []  # (path, why) of files skipped before the first frame
         self._ended = False
 
     def _listing(self) -> list[str]:
@@ -64,6 +65,9 @@ class ImageFolderSource:
             image = self._load(path)
             if isinstance(image, np.ndarray):
                 self.delivered += 1
+                for n, (held_path, why) in enumerate(self._held, 1):
+                    self._say_skip(held_path, why, n)
+                self._held.clear()
                 return Frame(image, t)
             if image is _VANISHED:
                 self._forget_vanished()
@@ -73,24 +77,32 @@ class ImageFolderSource:
         return None
 
     def _skip(self, path: str, why: str) -> None:
+        """Before the first frame a skip is held: said once a frame comes, or folded into the one error line of a
+        folder with no usable image at all."""
         self.skipped += 1
-        if self.skipped <= self.NAMED_SKIPS:
-            more = (
-                "; further unusable files are counted, and said at the end" if self.skipped == self.NAMED_SKIPS else ""
-            )
-            log.warning("skipping %s: %s%s", path, why, more)
+        if self.skipped > self.NAMED_SKIPS:
+            return
+        if self.delivered == 0:
+            self._held.append((path, why))
+        else:
+            self._say_skip(path, why, self.skipped)
+
+    def _say_skip(self, path: str, why: str, count: int) -> None:
+        more = "; further unusable files are counted, and said at the end" if count == self.NAMED_SKIPS else ""
+        log.warning("skipping %s: %s%s", path, why, more)
 
     def _at_end(self) -> None:
         if self._ended:
             return
         self._ended = True
+        if self.delivered == 0 and self._held:
+            path, why = self._held[0]
+            raise CameraError(
+                f"none of the {self.skipped} image files in folder {self.folder} is a usable image (the first, "
+                f"{os.path.basename(path)}: {why}); put camera frames there or check camera.source"
+            )
         if self.skipped > self.NAMED_SKIPS:
             log.warning("skipped %d more unusable files in %s", self.skipped - self.NAMED_SKIPS, self.folder)
-        if self.delivered == 0 and self.skipped:
-            raise CameraError(
-                f"none of the {self.skipped} image files in folder {self.folder} is a usable image (empty, damaged "
-                "or not an image); put camera frames there or check camera.source"
-            )
 
     def _forget_vanished(self) -> None:
         """A file is gone: drop every vanished one, or fail like a lost camera if nothing is left."""
