@@ -138,3 +138,16 @@ def test_a_missing_usb_camera_brings_no_opencv_lines(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("moodbox: camera /dev/video9 delivered no frame")
     assert "VIDEOIO" not in result.stderr and "[ WARN" not in result.stderr
+
+
+def test_version():
+    result = moodbox("--version")
+    assert result.returncode == 0 and result.stdout.startswith("moodbox ") and result.stdout.strip()[-1].isdigit()
+
+
+def test_config_after_the_library_command_too(tmp_path):
+    """The README: options go before or after the command, `library scan --config F` included."""
+    gone = str(tmp_path / "gone.yaml")
+    for args in (("library", "scan", "--config", gone), ("library", "playlists", "--config", gone)):
+        one_line_error(moodbox(*args), "cannot read config", "gone.yaml")
+    one_line_error(moodbox("library", "--config", gone, "scan"), "cannot read config", "gone.yaml")

@@ -263,3 +263,27 @@ def test_a_billion_laughs_is_refused_without_expanding_it(tmp_path):
     items += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
     with pytest.raises(config.ConfigError, match=r"model must be a mapping of keys, got \[\['lol'"):
         config.load(write(tmp_path, "model: [" + ", ".join(items) + "]\n"))
+
+
+def test_a_reload_refuses_a_file_caught_while_being_rewritten(tmp_path):
+    """Item 9 of issue 21: at a reload an empty or cut-short file is refused, not taken as the defaults."""
+    from moodbox import config
+
+    path = tmp_path / "config.yaml"
+    good = "mpd:\n  host: 10.0.0.2\n  password: SECRET\ncamera:\n  source: 0\n"
+    path.write_text(good)
+    assert config.load(path, whole=True).mpd.password == "SECRET"
+    for text, says in (
+        ("", "is empty"),
+        ("\n  \n", "is empty"),
+        ("# moodbox\n", "is empty"),
+        (good[: good.index("SECRET") + 3], "ends mid-line"),
+    ):
+        path.write_text(text)
+        with pytest.raises(config.ConfigError, match=says) as e:
+            config.load(path, whole=True)
+        assert "\n" not in str(e.value) and "reload again" in str(e.value)
+    path.write_text("{}\n")
+    assert config.load(path, whole=True) == config.Config()
+    path.write_text("")
+    assert config.load(path) == config.Config()  # a first start with an empty file is still the defaults

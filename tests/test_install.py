@@ -124,7 +124,11 @@ def system_numpy(tmp_path, version: str) -> dict[str, str]:
     return {"PYTHONPATH": str(fake.parent)}
 
 
-def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
+def test_python_only_on_bookworms_python_installs_the_hash_checked_lock(tmp_path):
+    """Raspberry Pi OS Bookworm: Python 3.11 with Debian's numpy 1.24.2. install.sh installed from PyPI as root
+    with unpinned versions and no hashes."""
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("the lock is for Bookworm's Python 3.11")
     out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "1.24.2"))
     assert commands(out) == [
         f"+ install -d -m 755 {prefix} {prefix}/models",
@@ -134,14 +138,39 @@ def test_python_only_with_debian_numpy_caps_opencv_below_4_12(tmp_path):
         f"+ install -d -m 755 {prefix}/src",
         f"+ cp -r {ROOT}/pyproject.toml {ROOT}/README.md {ROOT}/device {prefix}/src/",
         f"+ python3 -m venv --system-site-packages {prefix}/venv",
-        f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==1.24.2 opencv-python-headless<4.12",
+        f"+ {prefix}/venv/bin/pip install --quiet --require-hashes -r {ROOT}/requirements/pi-bookworm.txt",
+        f"+ {prefix}/venv/bin/pip install --quiet --no-deps --no-build-isolation --upgrade {prefix}/src",
     ]
     assert not prefix.exists()
+
+
+def test_the_lock_pins_every_device_dependency_with_hashes():
+    """Every package of the lock is pinned (==) and hashed, and every device dependency is in it."""
+    import re
+    import tomllib
+
+    lock = (ROOT / "requirements" / "pi-bookworm.txt").read_text()
+    pinned: dict[str, str] = {}
+    hashes: dict[str, int] = {}
+    name = ""
+    for line in lock.splitlines():
+        if found := re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line):
+            name = found.group(1).lower().replace("_", "-")
+            pinned[name], hashes[name] = found.group(2), 0
+        elif "--hash=sha256:" in line:
+            hashes[name] += 1
+    assert pinned and all(hashes.values()), hashes
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in pinned, name
+    assert pinned["numpy"] == "1.24.2" and pinned["opencv-python-headless"].startswith("4.11.")
 
 
 def test_python_only_with_numpy_2_pins_numpy_and_leaves_opencv_free(tmp_path):
     out, prefix = python_only(tmp_path, Path(sys.executable).parent, system_numpy(tmp_path, "2.2.4"))
     assert commands(out)[-1] == f"+ {prefix}/venv/bin/pip install --quiet --upgrade {prefix}/src numpy==2.2.4"
+    assert "not Raspberry Pi OS Bookworm's" in out and "--require-hashes" not in out
 
 
 def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
@@ -150,3 +179,30 @@ def test_python_only_touches_nothing_outside_the_python_step(tmp_path):
     for other in others:
         assert other not in out, other
     assert "== done:" in out
+
+
+def test_plain_debian_is_named_as_such_and_mpc_is_installed(tmp_path):
+    """Off Raspberry Pi OS the dry run says which system it is on and leaves out the Pi-only packages Debian lacks;
+    mpc, which moodbox's fix lines name (mpc update, mpc save NAME), is in the apt list everywhere."""
+    env = {**os.environ, "MOODBOX_RPI_ISSUE": str(tmp_path / "no-rpi-issue")}
+    prefix, etc, units = tmp_path / "opt", tmp_path / "etc", tmp_path / "units"
+    args = ["bash", str(SCRIPT), "--dry-run", "--prefix", str(prefix), "--etc", str(etc), "--unit-dir", str(units)]
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert "not Raspberry Pi OS" in first and "Raspberry Pi OS /" not in result.stdout
+    apt = next(line for line in result.stdout.splitlines() if "apt-get install" in line or "all present" in line)
+    assert " mpc" in apt
+    if "skipped" in result.stdout:
+        assert "python3-picamera2" not in apt
+
+
+def test_raspberry_pi_os_is_recognised_by_its_rpi_issue(tmp_path):
+    issue = tmp_path / "rpi-issue"
+    issue.write_text("Raspberry Pi reference 2024-11-19\n")
+    prefix, etc, units = tmp_path / "opt", tmp_path / "etc", tmp_path / "units"
+    args = ["bash", str(SCRIPT), "--dry-run", "--prefix", str(prefix), "--etc", str(etc), "--unit-dir", str(units)]
+    env = {**os.environ, "MOODBOX_RPI_ISSUE": str(issue)}
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("== Raspberry Pi OS")

@@ -195,7 +195,7 @@ def test_a_file_that_is_not_a_cache_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(CacheError, match="not a moodbox scan cache"):
         ScanCache(cache, tmp_path)
     assert cache.read_bytes() == b"this is not SQLite" * 100 and not (tmp_path / "c.sqlite.corrupt").exists()
-    with pytest.raises(CacheError):
+    with pytest.raises(CacheError, match="c.sqlite is a file, not a folder"):
         ScanCache(cache / "x.sqlite", tmp_path)  # under a file: no folder can be made there
 
 

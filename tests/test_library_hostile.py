@@ -386,3 +386,43 @@ def test_a_file_the_decoder_crashes_on_stops_one_scan_not_every_scan(music, tmp_
     after = moodbox("--config", str(cfg), "library", "scan")
     assert after.returncode == 0, after.stderr
     assert "6 tracks placed" in after.stdout and "1 undecodable before" in after.stdout
+
+
+def test_a_row_garbled_on_disk_is_analysed_again_not_a_traceback(tmp_path):
+    """A page zeroed inside the stored rows passes SQLite's checks but held JSON that no longer parses."""
+    cache = tmp_path / "c.sqlite"
+    with ScanCache(cache, tmp_path) as c:
+        c.store("a.wav", 1, 2, "v", evidence={"x": 1.0, "marker": 12345.0})
+        c.store("b.wav", 1, 2, "v", evidence={"x": 2.0})
+    sqlite3.connect(cache).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    data = cache.read_bytes()
+    at = data.index(b'"marker"')
+    cache.write_bytes(data[:at] + b"\x01" * 8 + data[at + 8 :])
+    with ScanCache(cache, tmp_path) as c:
+        assert c.lookup("a.wav", 1, 2, "v") is None and c.lookup("b.wav", 1, 2, "v").evidence == {"x": 2.0}
+        assert set(c.scored("v")) == {"b.wav"}
+
+
+def test_a_stored_playlist_named_in_latin1_costs_nobody_their_music(mpd_server, tmp_path):
+    """Someone's `mix\\xff.m3u` made `library playlists` end in a traceback (python-mpd2 reading listplaylists)."""
+    from moodbox.playback.connection import MpdSettings
+    from moodbox.playback.player import Player
+
+    with open(os.fsencode(mpd_server.root / "playlists") + b"/mix\xff.m3u", "wb") as f:
+        f.write(b"happy/happy-1.wav\n")
+    music = mpd_server.root / "music"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'c.sqlite'}\n  playlist_size: 2\n"
+    )
+    assert moodbox("--config", str(cfg), "library", "scan").returncode == 0
+    written = moodbox("--config", str(cfg), "library", "playlists")
+    assert written.returncode == 0 and "Traceback" not in written.stderr, written.stderr
+    player = Player(MpdSettings(host="127.0.0.1", port=mpd_server.port), {"sad": ("sad", "moodbox-sad")}, seed=1)
+    try:
+        player.follow("sad")
+        assert player.playlist == "sad" and player.problem is None
+        assert player.survey()["sad"].chosen == "sad"
+    finally:
+        player.close()

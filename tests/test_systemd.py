@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from moodbox.appliance.network import UNIT_ALLOWS
 
 UNIT = ROOT / "systemd" / "moodbox.service"
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
@@ -49,7 +50,7 @@ def test_the_unit_promises_what_the_service_does():
     assert s["DevicePolicy"] == ["closed"]
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"}
-    assert s["IPAddressAllow"] == ["localhost"] and s["ProtectSystem"] == ["strict"]
+    assert s["IPAddressAllow"] == [UNIT_ALLOWS] and s["ProtectSystem"] == ["strict"]  # what check tests against
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: the service re-reads its config
 
 
@@ -102,6 +103,25 @@ def test_library_service_scans_then_writes_playlists_at_idle_priority_reading_on
     # Only the state directory is writable, and the default cache lives there.
     assert s["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in s
     assert LibrarySettings().cache.parent == Path("/var/lib") / s["StateDirectory"][0]
-    assert s["IPAddressAllow"] == ["localhost"]
+    assert s["IPAddressAllow"] == [UNIT_ALLOWS]
     t = settings_of(LIBRARY_TIMER)
     assert t["OnCalendar"] and t["Persistent"] == ["true"] and t["WantedBy"] == ["timers.target"]
+
+
+WEB_UNIT = ROOT / "systemd" / "moodbox-web.service"
+
+
+def test_web_unit_verifies_and_is_hardened(tmp_path):
+    moodbox = Path(sys.executable).parent / "moodbox"
+    unit = tmp_path / "moodbox-web.service"
+    unit.write_text(WEB_UNIT.read_text().replace("/opt/moodbox/venv/bin/moodbox", str(moodbox)))
+    verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert verified.returncode == 0 and verified.stderr == "", verified.stderr
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(WEB_UNIT)], capture_output=True, text=True
+    )
+    match = re.search(r"Overall exposure level for moodbox-web.service: ([0-9.]+)", result.stdout)
+    assert match and float(match.group(1)) <= 2.0, result.stdout
+    s = settings_of(WEB_UNIT)
+    assert s["User"] == ["moodbox"] and s["PrivateDevices"] == ["yes"] and "SupplementaryGroups" not in s
+    assert s["IPAddressAllow"] == [UNIT_ALLOWS] and s["ExecStart"][0].endswith(" web")

@@ -27,7 +27,7 @@ def watch(*args, config=None):
 def decisions(result):
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    return lines[:-1], lines[-1]
+    return [line for line in lines[:-1] if "mood" in line], lines[-1]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,27 @@ def test_yunet_without_a_model_file(tmp_path, happy_then_sad):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("detector:\n  kind: yunet\n  model: missing.onnx\n")
     one_line_error(watch(happy_then_sad, config=cfg), "YuNet model not found", "missing.onnx")
+
+
+def test_watch_says_when_a_face_is_found_and_lost_and_its_size_against_min_face(tmp_path):
+    """Aiming the camera from a terminal (issue 21, item 19)."""
+    clip = make_clip(tmp_path / "away.avi", [(grey(SURPRISE), 3), (None, 3), (grey(SURPRISE), 2)])
+    result = watch(clip)
+    assert result.returncode == 0, result.stderr
+    news = [line for line in map(json.loads, result.stdout.splitlines()) if "face" in line]
+    assert [n["face"] for n in news] == ["found", "lost", "found"], news
+    assert news[0]["t"] == 0.0 and 2.5 <= news[1]["t"] <= 3.5 and 5.5 <= news[2]["t"] <= 6.5
+    for found in news[0], news[2]:
+        assert found["min_face"] == 0.12 and found["size"] > found["min_face"]
+        assert found["size"] == pytest.approx(found["px"] / 480, abs=0.002)
+
+
+def test_watch_counts_the_faces_found(tmp_path):
+    """A face too small for detector.min_face is never looked for: the summary says none was found."""
+    clip = make_clip(tmp_path / "small.avi", [(grey(SURPRISE), 2)])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("detector:\n  min_face: 0.9\n")
+    moods, summary = decisions(watch(clip, config=cfg))
+    assert summary["faces_found"] == 0 and moods == []
+    _, summary = decisions(watch(clip))
+    assert summary["faces_found"] == 1

@@ -385,6 +385,85 @@ def bench_run(args: argparse.Namespace) -> dict:
     return figures
 
 
+def bench_web(args: argparse.Namespace) -> dict:
+    """The web page's cost: `moodbox web` beside `moodbox run` on a clip, with a page open (its event stream read
+    as a browser reads it), CPU share of one core and memory of each process once running."""
+    import http.cookiejar
+    import threading
+    import urllib.request
+
+    from mpd_sandbox import MpdSandbox, free_port
+
+    with tempfile.TemporaryDirectory() as tmp, MpdSandbox(songs_per_mood=2, song_seconds=30) as mpd:
+        folder = Path(tmp)
+        clip = args.clip or run_clip(folder)
+        port = free_port()
+        config = folder / "web.yaml"
+        config.write_text(
+            f"camera:\n  source: {clip}\nmpd:\n  host: 127.0.0.1\n  port: {mpd.port}\n"
+            f"model:\n  path: {HERE.parent / 'models' / 'emotion.tflite'}\n"
+            f"control:\n  socket: {folder / 'control.sock'}\n"
+            f"web:\n  host: 127.0.0.1\n  port: {port}\n  password_file: {folder / 'web-password'}\n"
+        )
+        moodbox = [sys.executable, "-m", "moodbox", "--config", str(config)]
+        subprocess.run([*moodbox, "web", "--set-password"], input="bench-password\n", text=True, check=True)
+        service = subprocess.Popen([*moodbox, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        web = subprocess.Popen([*moodbox, "web"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    opener.open(url + "/login", data=b"password=bench-password", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            opener.open(url + "/", timeout=5).read()  # the page, as a browser loads it
+            stream = opener.open(url + "/api/events", timeout=60)
+            events = [0]
+
+            def read_events() -> None:
+                for line in stream:
+                    events[0] += line.startswith(b"data:")
+
+            threading.Thread(target=read_events, daemon=True).start()
+            time.sleep(args.settle)
+            start = time.perf_counter(), cpu_seconds(web.pid), cpu_seconds(service.pid)
+            time.sleep(args.seconds)
+            end = time.perf_counter(), cpu_seconds(web.pid), cpu_seconds(service.pid)
+            status = Path(f"/proc/{web.pid}/status").read_text()
+            memory = {
+                k: int(v.split()[0]) / 1024
+                for k, v in (line.split(":", 1) for line in status.splitlines())
+                if k in ("VmRSS", "VmHWM")
+            }
+        finally:
+            for process in (web, service):
+                process.terminate()
+                process.wait(timeout=20)
+    wall = end[0] - start[0]
+    figures = {
+        "window_s": round(wall, 1),
+        "web_cpu_share": (end[1] - start[1]) / wall,
+        "service_cpu_share": (end[2] - start[2]) / wall,
+        "web_rss_mb": round(memory["VmRSS"], 1),
+        "web_peak_rss_mb": round(memory["VmHWM"], 1),
+        "events_pushed": events[0],
+    }
+    print(
+        f"moodbox web beside moodbox run on {args.clip or 'the generated 30 s clip'}, a page open, {wall:.0f} s window"
+    )
+    print(
+        f"  web process: {figures['web_cpu_share'] * 100:.2f} % of one core, RSS {figures['web_rss_mb']} MB "
+        f"(peak {figures['web_peak_rss_mb']} MB), {figures['events_pushed']} state changes pushed"
+    )
+    print(f"  service meanwhile: {figures['service_cpu_share'] * 100:.2f} % of one core")
+    return figures
+
+
 def clip_fps(clip: Path) -> float:
     cap = cv2.VideoCapture(str(clip))
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 25.0)
@@ -424,6 +503,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--settle", type=float, default=8.0, help="seconds of start-up left out of the steady share")
     run.add_argument("--no-compare", dest="compare", action="store_false", help="skip the every-frame run")
     run.set_defaults(run=bench_run)
+    page = sub.add_parser("web", help="CPU and memory of `moodbox web` with a page open, beside `moodbox run`")
+    page.add_argument("--clip", type=Path, default=None, help="default: the generated 30 s clip of `run`")
+    page.add_argument("--settle", type=float, default=6.0, help="seconds of start-up left out")
+    page.add_argument("--seconds", type=float, default=20.0, help="the measured window")
+    page.set_defaults(run=bench_web)
     args = p.parse_args(argv)
     figures = args.run(args)
     if args.json:

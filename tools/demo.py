@@ -70,4 +70,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: moodbox and MPD got it too; the sandbox's with-block has cleaned up
+        print("\ndemo stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -19,7 +19,10 @@ UNIT_DIR=/etc/systemd/system
 SERVICE_USER=moodbox
 DRY_RUN=0
 PYTHON_ONLY=0
-APT_PACKAGES=(mpd python3-venv python3-pip python3-picamera2 python3-lgpio)
+# mpc: the fix lines of `moodbox check` and the journal name it (mpc update, mpc save NAME).
+APT_PACKAGES=(mpd mpc python3-venv python3-pip python3-picamera2 python3-lgpio)
+PI_ONLY_PACKAGES=(python3-picamera2 python3-lgpio)  # in Raspberry Pi's apt repository, not Debian's
+RPI_ISSUE=${MOODBOX_RPI_ISSUE:-/etc/rpi-issue}  # present on Raspberry Pi OS only
 
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
@@ -63,12 +66,23 @@ python_step() {
     if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
         run python3 -m venv --system-site-packages "$PREFIX/venv"
     fi
-    # picamera2's compiled helpers (simplejpeg, ...) are built against Debian's numpy: keep that version
-    # in the venv too, so pip picks an OpenCV that works with it instead of pulling numpy 2 over it.
-    # OpenCV 4.12 and later need numpy 2: with numpy 1 say so up front, or pip downloads and rejects
-    # one OpenCV wheel after another (about 172 MB to keep 29.5 MB).
-    local system_numpy pins=()
+    # On Raspberry Pi OS Bookworm (Python 3.11, Debian's numpy 1.24.2, which picamera2's compiled helpers
+    # are built against) every package comes from the lock, pinned and checked against its sha256
+    # (requirements/pi-bookworm.txt, `make lock`); moodbox itself is then built from the copy with the
+    # lock's setuptools, fetching nothing else.
+    local system_python system_numpy pins=()
+    system_python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     system_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+    if [[ $system_python == 3.11 && ( -z $system_numpy || $system_numpy == 1.24.2 ) ]]; then
+        run "$PREFIX/venv/bin/pip" install --quiet --require-hashes -r "$SRC/requirements/pi-bookworm.txt"
+        run "$PREFIX/venv/bin/pip" install --quiet --no-deps --no-build-isolation --upgrade "$PREFIX/src"
+        return
+    fi
+    # Any other system: the newest releases that fit, unpinned (say so). Keep the system's numpy in the
+    # venv too; OpenCV 4.12 and later need numpy 2: with numpy 1 say so up front, or pip downloads and
+    # rejects one OpenCV wheel after another (about 172 MB to keep 29.5 MB).
+    note "Python $system_python${system_numpy:+ with numpy $system_numpy} is not Raspberry Pi OS Bookworm's" \
+        "(3.11, numpy 1.24.2): installing the newest fitting releases from PyPI, not the hash-checked lock"
     if [[ -n "$system_numpy" ]]; then
         pins+=("numpy==$system_numpy")
         if ((${system_numpy%%.*} < 2)); then pins+=("opencv-python-headless<4.12"); fi
@@ -89,10 +103,28 @@ if ((!DRY_RUN)) && ((EUID != 0)); then
 fi
 
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}")
-case "$codename" in
-    bookworm|trixie|forky) note "Raspberry Pi OS / Debian $codename" ;;
-    *) note "warning: $codename is not Bookworm or later; continuing, but picamera2 may be missing" ;;
-esac
+os_name=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")
+if [[ -e $RPI_ISSUE ]]; then
+    case "$codename" in
+        bookworm|trixie|forky) note "Raspberry Pi OS ($codename)" ;;
+        *) note "warning: Raspberry Pi OS $codename is not Bookworm or later; continuing, but picamera2 may be missing" ;;
+    esac
+else
+    note "$os_name, not Raspberry Pi OS (no $RPI_ISSUE)"
+    # Debian has no picamera2 or lgpio: asking apt for them would stop the install. Leave out what apt lacks.
+    skipped=()
+    for pkg in "${PI_ONLY_PACKAGES[@]}"; do
+        if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+            skipped+=("$pkg")
+            for i in "${!APT_PACKAGES[@]}"; do [[ ${APT_PACKAGES[$i]} == "$pkg" ]] && unset 'APT_PACKAGES[i]'; done
+        fi
+    done
+    APT_PACKAGES=("${APT_PACKAGES[@]}")
+    if ((${#skipped[@]})); then
+        echo "  skipped ${skipped[*]}: only in Raspberry Pi OS's apt repository (the Pi camera and the buttons/LED" \
+            "need them; a USB camera or a clip works without)"
+    fi
+fi
 
 note "apt packages"
 missing=()
@@ -156,6 +188,17 @@ run systemctl daemon-reload
 run systemctl enable mpd.service moodbox.service
 run systemctl restart moodbox.service
 
+note "the web page (moodbox-web.service, port 8080 by default: web: in the config)"
+# A password of its own, shown this once; only its scrypt hash is stored (root:moodbox 0640).
+if [[ ! -e $ETC/web-password ]]; then
+    run "$PREFIX/venv/bin/moodbox" --config "$ETC/config.yaml" web --generate-password
+fi
+unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/moodbox-web.service")
+if ((DRY_RUN)); then echo "+ write $UNIT_DIR/moodbox-web.service"; else printf '%s\n' "$unit" > "$UNIT_DIR/moodbox-web.service"; fi
+run systemctl daemon-reload
+run systemctl enable moodbox-web.service
+run systemctl restart moodbox-web.service
+
 note "nightly music library scan (moodbox-library.timer)"
 # The music tagger and mood head, found by moodbox.music in $PREFIX/models beside the venv.
 for name in moodbox-library.service moodbox-library.timer; do
@@ -174,4 +217,5 @@ the one the nightly library scan writes (moodbox-happy; the first scan has just 
 systemctl status moodbox-library). Then check everything with:
   sudo -u $SERVICE_USER $PREFIX/venv/bin/moodbox --config $ETC/config.yaml check
 and follow it with: journalctl -u moodbox -f
+The page: http://$(hostname).local:8080/ (the password was shown above; sudo moodbox web --set-password changes it).
 EOF

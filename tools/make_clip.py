@@ -12,6 +12,7 @@ noise, so the pipeline sees a camera-like stream rather than one frozen image.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -55,20 +56,48 @@ def make_clip(out: Path, segments: list[tuple[np.ndarray | None, float]], fps: f
     return out
 
 
+def _segment(spec: str) -> tuple[np.ndarray | None, float]:
+    """`IMAGE:SECONDS` (or `absent:SECONDS`) as (grey face or None, seconds); SystemExit with one line if not."""
+    name, _, seconds = spec.rpartition(":")
+    try:
+        duration = float(seconds)
+    except ValueError:
+        duration = math.nan
+    if not name or not math.isfinite(duration) or not 0 < duration <= 3600:
+        raise SystemExit(
+            f"make_clip.py: segment {spec!r}: give IMAGE:SECONDS with SECONDS a number from 0 to 3600, "
+            "as in face.png:10 or absent:5"
+        )
+    if name == ABSENT:
+        return None, duration
+    face = cv2.imread(name, cv2.IMREAD_GRAYSCALE) if Path(name).is_file() else None
+    if face is None:
+        why = "it is not an image OpenCV can read" if Path(name).is_file() else "no such file"
+        raise SystemExit(f"make_clip.py: cannot read {name}: {why}; check the path (or write absent:SECONDS)")
+    return face, duration
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path)
     p.add_argument("segments", nargs="+", metavar="IMAGE:SECONDS")
     p.add_argument("--fps", type=float, default=15.0)
     args = p.parse_args(argv)
-    segments = []
-    for spec in args.segments:
-        name, _, seconds = spec.rpartition(":")
-        face = None if name == ABSENT else cv2.imread(name, cv2.IMREAD_GRAYSCALE)
-        if name != ABSENT and face is None:
-            raise SystemExit(f"error: cannot read {name}")
-        segments.append((face, float(seconds)))
-    make_clip(args.out, segments, args.fps)
+    if not math.isfinite(args.fps) or not 1 <= args.fps <= 120:
+        raise SystemExit(f"make_clip.py: --fps {args.fps:g}: give a frame rate from 1 to 120")
+    segments = [_segment(spec) for spec in args.segments]
+    if not args.out.parent.is_dir():
+        raise SystemExit(f"make_clip.py: cannot write {args.out}: folder {args.out.parent} does not exist; create it")
+    try:
+        make_clip(args.out, segments, args.fps)
+    except KeyboardInterrupt:
+        args.out.unlink(missing_ok=True)
+        print(f"make_clip.py: interrupted; the unfinished {args.out} was removed", file=sys.stderr)
+        return 130
+    except RuntimeError as e:  # the writer would not open: a folder named like the clip, no permission
+        raise SystemExit(
+            f"make_clip.py: {e}; check the folder's permissions and that no folder has that name"
+        ) from None
     print(f"wrote {args.out}")
     return 0
 

@@ -84,6 +84,7 @@ class MpdSandbox:
         song_seconds: float = 8.0,
         password: str = "",
         default_permissions: str | None = None,
+        address: str = "127.0.0.1",
     ) -> None:
         """password: MPD then demands it (it grants read,add,control,admin); default_permissions: what a
         client gets before (or without) a password, e.g. "" (nothing) or "read" (MPD's own default is
@@ -94,6 +95,7 @@ class MpdSandbox:
         self.port = free_port()
         self.password = password
         self.default_permissions = default_permissions
+        self.address = address  # where MPD listens and clients connect
         make_library(self.root, songs_per_mood, song_seconds)
         self.conf = self.root / "mpd.conf"
         self._process: subprocess.Popen[bytes] | None = None
@@ -107,7 +109,7 @@ class MpdSandbox:
             f'playlist_directory "{self.root / "playlists"}"\n'
             f'db_file "{self.root / "database"}"\n'
             f'log_file "{self.root / "log"}"\n'
-            f'bind_to_address "127.0.0.1"\n'
+            f'bind_to_address "{self.address}"\n'
             f'port "{self.port}"\n'
             'auto_update "no"\n'
             f"{auth}"
@@ -124,7 +126,7 @@ class MpdSandbox:
             if self._process.poll() is not None:
                 raise RuntimeError(f"mpd exited with {self._process.returncode}; see {self.root / 'log'}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.address, self.port), timeout=0.5):
                     break
             except OSError:
                 time.sleep(0.05)
@@ -158,7 +160,7 @@ class MpdSandbox:
 
         c = mpd.MPDClient()
         c.timeout = 5
-        c.connect("127.0.0.1", self.port)
+        c.connect(self.address, self.port)
         if self.password:
             c.password(self.password)
         return c

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
+from moodbox.base.errors import Explained
 from moodbox.music.library import AUTO, LibrarySettings
 from moodbox.playback.connection import MpdSettings
 from moodbox.vision.mood import MoodSettings
@@ -36,7 +37,7 @@ DEFAULT_PATH = Path("config.yaml")
 MAX_BYTES = 1_000_000  # a commented config is ~5 kB; anything near this is not a config
 
 
-class ConfigError(ValueError):
+class ConfigError(Explained, ValueError):
     """A config file that cannot be used; the message is one line naming the key and the fix."""
 
 
@@ -114,6 +115,23 @@ class GpioConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """The service's local control socket (`moodbox status`, the web page): a unix socket, never a network port."""
+
+    socket: Path = Path("/run/moodbox/control.sock")  # in the unit's RuntimeDirectory
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The page on the local network (`moodbox web`, its own process and unit)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # every interface of this machine; the unit keeps it to the local network
+    port: int = field(default=8080, metadata=_range(1, 65535))
+    password_file: Path = Path("/etc/moodbox/web-password")  # the password's scrypt hash, 0640
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelSettings = field(default_factory=ModelSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -125,6 +143,8 @@ class Config:
     uplift: UpliftConfig = field(default_factory=UpliftConfig)
     gpio: GpioConfig | None = None
     library: LibrarySettings = field(default_factory=LibrarySettings)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def playlist_for(self) -> dict[str, tuple[str, ...]]:
         """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first
@@ -149,14 +169,19 @@ class Config:
         return tuple(dict.fromkeys((*first, self.library.uplift_playlist(mood), *own)))
 
 
-def load(path: Path | str | None = None) -> Config:
-    """Read and validate a config file; None reads ./config.yaml if present, else the defaults."""
+def load(path: Path | str | None = None, *, whole: bool = False) -> Config:
+    """Read and validate a config file; None reads ./config.yaml if present, else the defaults.
+
+    `whole` (a reload of a running service) also refuses a file that looks caught in the middle of being
+    rewritten: empty, changing size while read, or ending mid-line. Taken as it is, it would be the
+    defaults or half a config, and the service would drop `mpd.password` or switch cameras.
+    """
     if path is None:
         if not DEFAULT_PATH.is_file():
             return Config()
         path = DEFAULT_PATH
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path, whole)
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except _DuplicateKey as e:
@@ -172,6 +197,11 @@ def load(path: Path | str | None = None) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax there") from None
     if data is None:
+        if whole:
+            raise ConfigError(
+                f"config {path} is empty (still being written?); save the whole file, or `{{}}` for all the"
+                " defaults, and reload again"
+            )
         data = {}
     cfg: Config = _build(Config, data, "", path.resolve().parent)
     expand_user(cfg.camera.source, "camera.source")
@@ -186,8 +216,9 @@ def expand_user(value: str, key: str) -> Path:
         raise ConfigError(f"{key}: no user with a home for {_show(value)}; give the full path") from None
 
 
-def _read_text(path: Path) -> str:
-    """The file's text, refusing what would hang (a FIFO, /dev/zero), flood memory or is not UTF-8."""
+def _read_text(path: Path, whole: bool = False) -> str:
+    """The file's text, refusing what would hang (a FIFO, /dev/zero), flood memory or is not UTF-8; `whole`:
+    also a file whose size changes while it is read or that ends mid-line (a writer not done with it)."""
     fix = "pass --config PATH to a readable config file"
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
@@ -200,8 +231,17 @@ def _read_text(path: Path) -> str:
     with os.fdopen(fd, "rb") as f:
         try:
             data = f.read(MAX_BYTES + 1)
+            size_after = os.fstat(f.fileno()).st_size
         except OSError as e:
             raise ConfigError(f"cannot read config {path}: {e.strerror}; {fix}") from None
+    if whole and len(data) <= MAX_BYTES:
+        again = "; reload again once it is saved"
+        if size_after != len(data):
+            raise ConfigError(f"config {path} changed while it was read (still being written?){again}")
+        if data.strip() and not data.endswith(b"\n"):
+            raise ConfigError(
+                f"config {path} ends mid-line (still being written?); end its last line with a newline{again}"
+            )
     if len(data) > MAX_BYTES:
         raise ConfigError(f"config {path} is larger than {MAX_BYTES // 1_000_000} MB, so not a moodbox config; {fix}")
     try:
@@ -301,5 +341,7 @@ def _value(kind: Any, raw: Any, f: dataclasses.Field, key: str, base: Path) -> A
             return str(raw)  # YAML reads `source: 0` as a number
         if not isinstance(raw, str):
             raise ConfigError(f"{key} must be text; got {_show(raw)}")
+        if any(ch < " " and ch != "\t" for ch in raw):  # a NUL or a newline in a host, a password, a name
+            raise ConfigError(f"{key} must be one line of text without control characters; got {_show(raw)}")
         return raw
     raise TypeError(f"config schema: unsupported type {kind!r} for {key}")

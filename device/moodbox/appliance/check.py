@@ -12,11 +12,13 @@ import argparse
 import contextlib
 import logging
 import queue
+import warnings
 from collections.abc import Callable, Iterator
 
 import mpd
 import numpy as np
 
+from moodbox.appliance.network import blocked_addresses, unit_fix
 from moodbox.config import Config
 from moodbox.playback.connection import PlayerError
 from moodbox.playback.player import Player, PlaylistChoice
@@ -87,6 +89,9 @@ def _mpd_answers(cfg: Config) -> str:
         player.close()
     if any(choice.problem for choice in survey.values()):
         raise PlayerError(_playlist_problems(survey))
+    blocked = blocked_addresses(cfg.mpd.host, cfg.mpd.port)
+    if blocked:  # it answers this command, run by hand; the service, inside its unit, would not get through
+        raise PlayerError(f"MPD at {player.address} answers here, but {unit_fix(cfg.mpd.host, blocked)}")
     plays = ", ".join(f"{mood}: {choice.chosen or 'music unchanged'}" for mood, choice in survey.items())
     return f"MPD at {player.address} answers; plays {plays}; none empty"
 
@@ -115,12 +120,18 @@ def _gpio(cfg: Config) -> str:
 
     from moodbox.appliance.controls import Controls
 
-    try:
-        controls = Controls(cfg.gpio, queue.SimpleQueue())
-    except (GPIOZeroError, OSError, RuntimeError) as e:
-        raise RuntimeError(
-            f"{e}; run on a Raspberry Pi with the service user in the gpio group, or remove the gpio section"
-        ) from None
+    # gpiozero warns once per pin library it cannot use (4 warnings, 8 lines off a Pi): the FAIL line says why.
+    with warnings.catch_warnings(record=True) as fell_back:
+        warnings.simplefilter("always")
+        try:
+            controls = Controls(cfg.gpio, queue.SimpleQueue())
+        except (GPIOZeroError, OSError, RuntimeError) as e:
+            reasons = [str(w.message) for w in fell_back if "Falling back from" in str(w.message)]
+            why = f"{e} ({reasons[0].replace('Falling back from ', '')})" if reasons else str(e)
+            raise RuntimeError(
+                f"{why}; run on a Raspberry Pi with python3-lgpio and the service user in the gpio group, "
+                "or remove the gpio section"
+            ) from None
     controls.close()
     return "buttons and LEDs claimed their pins"
 

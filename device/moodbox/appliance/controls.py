@@ -60,7 +60,7 @@ MOOD_COLOURS: dict[str, tuple[float, float, float]] = {
 class Controls:
     """The buttons and LEDs named in the `gpio:` config section."""
 
-    def __init__(self, cfg: GpioConfig, events: queue.SimpleQueue[Event]) -> None:
+    def __init__(self, cfg: GpioConfig, events: queue.SimpleQueue[Any]) -> None:  # the service's: Events and more
         from gpiozero import LED, RGBLED
 
         self.events = events

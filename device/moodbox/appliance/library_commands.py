@@ -64,6 +64,8 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
             except KeyboardInterrupt:
                 progress.note("interrupted: every track analysed so far is kept; run the scan again to resume")
                 raise
+            if args.folder is None:  # the whole library: where each track sits, for the web page
+                cache.store_places((t.file, t.valence, t.arousal) for t in result.tracks)
     except (LibraryError, CacheError) as e:
         return _fail(str(e))
     if args.json:

@@ -23,20 +23,23 @@ camera released, exit 0.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from types import FrameType
+from typing import Any, Literal
 
 import cv2
 
 from moodbox import config
+from moodbox.appliance.control import Command, ControlError, ControlServer
 from moodbox.appliance.controls import Controls, Event, LedState
 from moodbox.appliance.notify import Notifier
+from moodbox.appliance.state import LastScan, Vitals, face_view, snapshot, status_line
 from moodbox.base.moods import AWAY
 from moodbox.config import Config
 from moodbox.playback.worker import PlayerWorker
@@ -51,6 +54,10 @@ log = logging.getLogger("moodbox")
 
 
 class Service:
+    # The signal that stopped the run, logged by `run` once the loop is out: a handler that logs can land in the
+    # middle of a log line being written, and the stream refuses the reentrant write with a traceback.
+    stopped_by: str | None = None
+
     def __init__(self, cfg: Config, source: str | None = None, config_path: Path | None = None) -> None:
         self.cfg, self.config_path = cfg, config_path
         # OpenCV spreads each detection over every core by default. At camera.analyse_fps a frame has
@@ -60,7 +67,7 @@ class Service:
         self.source_override = source
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
-        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event | Command] = queue.SimpleQueue()
         self.notifier = Notifier()
         self.controls = Controls(cfg.gpio, self.events) if cfg.gpio is not None else None
         if self.controls is not None:
@@ -73,7 +80,13 @@ class Service:
         self.locked = False
         self.privacy = False
         self.ready = False
-        self._analysed: deque[float] = deque()  # monotonic times of recent analysed frames, for the fps shown
+        self.vitals = Vitals()
+        self.control = ControlServer(cfg.control.socket, self.events)
+        self.paused = False
+        self.last_scan = LastScan()
+        self.mood_since: float | None = None  # wall-clock time of the last decision
+        self.confidence: float | None = None
+        self.view = face_view(None, None, cfg.detector.min_face)  # the last frame's face box, for aiming
         self._mood_changed = False
         self._shown_player = self.player.state  # what STATUS last said about the player
 
@@ -90,21 +103,30 @@ class Service:
             previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
             self.player.start()
+            self._open_control()
             self.notifier.status("starting the camera")
             self._loop()
         finally:
+            if self.stopped_by:
+                log.info("stopping (%s)", self.stopped_by)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.close()
         return 0
 
+    def _open_control(self) -> None:
+        try:
+            self.control.start()
+        except (ControlError, OSError) as e:  # the music and the watchdog do not depend on it
+            why = e if isinstance(e, ControlError) else f"cannot listen on {self.control.path}: {e.strerror or e}"
+            log.error("control socket: %s; moodbox status and the web page cannot reach the service", why)
+
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        log.info("stopping (%s)", signal.Signals(signum).name)
+        self.stopped_by = signal.Signals(signum).name  # no logging in a handler: see stopped_by
         self.stop_event.set()
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        log.info("reloading the config (%s)", signal.Signals(signum).name)
-        self.reload_requested.set()
+        self.reload_requested.set()  # logged by _reload, on the loop
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -115,6 +137,7 @@ class Service:
         self.player.close()
         if self.controls is not None:
             self.controls.close()
+        self.control.close()
         self.notifier.close()
 
     def _open_camera(self, cfg: Config, rate: AnalysisRate) -> Sampler:
@@ -151,10 +174,12 @@ class Service:
                 self._tick()  # a live camera with no new frame yet: everything else carries on
                 continue
             step = self.vision.step(frame)
-            self._count_frame()
+            self.vitals.count(frame.image)
+            self.view = face_view(step.box, frame.image.shape, self.cfg.detector.min_face)
             self._mood_changed = step.decision is not None
             if step.decision is not None:
                 d = step.decision
+                self.mood_since, self.confidence = time.time(), d.confidence
                 if self.locked:
                     log.info("mood %s (%.2f) - locked, music unchanged", d.mood, d.confidence)
                 else:
@@ -162,6 +187,8 @@ class Service:
                     log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
                     self.player.follow(d.mood)
             if not self.ready:
+                if self.player.state.fatal is not None:  # ends the run in one line: never announce ready first
+                    raise self.player.state.fatal
                 self.ready = True
                 self.notifier.ready(self._status())
                 log.info("ready: model and camera %s are up; %s", self.source_spec, self.player.state.describe())
@@ -177,15 +204,14 @@ class Service:
             self.notifier.status(self._status(), urgent=news)
             self._shown_player = state
         self._show(self._led_state())
+        self.vitals.tick()
+        self.control.publish(self._state())
         self.notifier.watchdog()
-
-    def _count_frame(self) -> None:
-        now = time.monotonic()
-        self._analysed.append(now)
 
     def _idle_in_privacy(self) -> None:
         if self.frames is not None:
             self._close_camera()
+            self.view = face_view(None, None, self.cfg.detector.min_face)
             log.info("privacy mode: camera off until the lock button is pressed")
         self._tick()
         self.stop_event.wait(0.1)
@@ -196,32 +222,62 @@ class Service:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return
-            log.info("button: %s", event.value)
-            if event is Event.SKIP:
-                self.player.skip()
-            elif event is Event.REREAD:
-                self.vision.engine.reset()
-            elif event is Event.LOCK:
-                if self.privacy:
-                    self.privacy = False
-                    log.info("privacy mode off: camera on")
-                else:
-                    self.locked = not self.locked
-                    log.info("music %s", "locked" if self.locked else "follows the mood again")
-                    if not self.locked and self.vision.engine.mood:
-                        self.player.follow(self.vision.engine.mood)
-            elif event is Event.PRIVACY:
-                self.privacy = True
+            if isinstance(event, Command):
+                self._command(event)
+            else:
+                log.info("button: %s", event.value)
+                self._press(event)
+
+    def _press(self, event: Event) -> None:
+        """What a button does (the control socket's commands do the same)."""
+        if event is Event.SKIP:
+            self.player.skip()
+        elif event is Event.REREAD:
+            self.vision.engine.reset()
+        elif event is Event.LOCK:
+            if self.privacy:
+                self.privacy = False
+                log.info("privacy mode off: camera on")
+            else:
+                self.locked = not self.locked
+                log.info("music %s", "locked" if self.locked else "follows the mood again")
+                if not self.locked and self.vision.engine.mood:
+                    self.player.follow(self.vision.engine.mood)
+        elif event is Event.PRIVACY:
+            self.privacy = True
+
+    def _command(self, command: Command) -> None:
+        """A command from the control socket (the web page): the buttons' effects, each set explicitly."""
+        log.info("control: %s%s", command.name, "" if command.value is None else f" {command.value}")
+        if command.name == "skip":
+            self._press(Event.SKIP)
+        elif command.name == "reread":
+            self._press(Event.REREAD)
+        elif command.name == "privacy":
+            if command.value and not self.privacy:
+                self._press(Event.PRIVACY)
+            elif not command.value and self.privacy:
+                self._press(Event.LOCK)  # as the button: a press ends privacy
+        elif command.name == "lock" and bool(command.value) != self.locked and not self.privacy:
+            self._press(Event.LOCK)
+        elif command.name == "policy" and command.value != self.cfg.policy:
+            policy: Literal["match", "uplift"] = "uplift" if command.value == "uplift" else "match"
+            self.cfg = dataclasses.replace(self.cfg, policy=policy)  # until the config is reloaded
+            self.player.reconfigure(self.cfg.mpd, self.cfg.playlist_for())
+        elif command.name in ("pause", "resume"):
+            self.paused = command.name == "pause"
+            self.player.pause(self.paused)
 
     # ---- reload (SIGHUP) ------------------------------------------------------------------
 
     def _reload(self) -> None:
         """Apply the config file as it is now; the music plays on, and a bad file changes nothing."""
         self.reload_requested.clear()
+        log.info("reloading the config")
         self.notifier.reloading()
         where = self.config_path or config.DEFAULT_PATH
         try:
-            new = config.load(self.config_path)
+            new = config.load(self.config_path, whole=True)  # empty or cut short: keep the running one
             vision = self._vision_for(new)
             frames = self._camera_for(new)
         except (config.ConfigError, ModelError, DetectorError, CameraError) as e:
@@ -293,15 +349,7 @@ class Service:
             self.controls.show(state, self.vision.engine.mood)
 
     def _status(self) -> str:
-        mood = "privacy" if self.privacy else (self.vision.engine.mood or "watching")
-        lock = ", locked" if self.locked else ""
-        now, recent = time.monotonic(), self._analysed
-        while recent and now - recent[0] > 5.0:
-            recent.popleft()
-        fps = (len(recent) - 1) / max(now - recent[0], 1e-6) if len(recent) > 1 else 0.0
-        camera = (
-            ""
-            if self.privacy or (recent and now - recent[-1] < 2.0)
-            else f", no frame from camera {self.source_spec} (retrying)"
-        )
-        return f"mood {mood}{lock}, {fps:.0f} fps{camera}, {self.player.state.describe()}"
+        return status_line(self)
+
+    def _state(self) -> dict[str, Any]:
+        return snapshot(self)

@@ -13,10 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from moodbox.base.errors import Explained
+
 MAX_MODEL_BYTES = 50_000_000  # the shipped models are 1-2 MB; never read a stray multi-GB file into memory
 
 
-class ModelError(RuntimeError):
+class ModelError(Explained, RuntimeError):
     """A model file is missing, unreadable or not the model expected; one line says which and the fix."""
 
 

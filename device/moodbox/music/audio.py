@@ -100,7 +100,9 @@ def _ffprobe(path: Path) -> dict[str, str]:
     try:
         done = subprocess.run([*cmd, _ffmpeg_url(path)], capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
         probed = json.loads(done.stdout or b"{}")
-    except (subprocess.TimeoutExpired, ValueError, OSError) as e:
+    except ValueError:  # ffprobe gave up half-way through its answer: its stderr says why
+        raise _damaged(path, _ffmpeg_reason(done.stderr) or "no audio stream") from None
+    except (subprocess.TimeoutExpired, OSError) as e:
         raise AudioError(f"{path}: ffprobe failed ({_first_line(e)})") from None
     streams = probed.get("streams") or []
     if done.returncode != 0 or not streams:

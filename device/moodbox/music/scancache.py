@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6D6F6F64  # "mood": SQLite's header field that says which program's database this is
 SQLITE_MAGIC = b"SQLite format 3\x00"
+OUR_TABLES = {"tracks", "places"}
 MIN_FREE_BYTES = 4 << 20  # less free space than this beside the cache: the first rows would not fit
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -51,14 +52,25 @@ CREATE TABLE IF NOT EXISTS tracks (
 """
 
 
-def load_evidence(text: str) -> dict[str, float]:
-    """A track's stored evidence, its keys shared between tracks (sys.intern).
+def load_evidence(text: str) -> object:
+    """A track's stored evidence as json gives it, its keys shared between tracks (sys.intern). Raises ValueError.
 
     Evidence has about 330 keys (50 tags, 200 units of the tagger's penultimate layer, the cues), the
     same for every track: without sharing them a library of 5,000 tracks held 150 MB of key strings
     and dicts in the scan, with them about half, within the library unit's MemoryMax for large libraries.
     """
-    return dict(json.loads(text, object_pairs_hook=lambda pairs: {sys.intern(k): v for k, v in pairs}))
+    return json.loads(text, object_pairs_hook=lambda pairs: {sys.intern(k): v for k, v in pairs})
+
+
+PLACES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS places (
+    root TEXT NOT NULL,
+    file TEXT NOT NULL,
+    valence REAL NOT NULL,     -- where the last whole-library scan placed the track, relative to the library
+    arousal REAL NOT NULL,
+    PRIMARY KEY (root, file)
+) WITHOUT ROWID
+"""
 
 
 class CacheError(RuntimeError):
@@ -112,15 +124,16 @@ class ScanCache:
             raise self._not_ours("not an SQLite database")
         if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
             return True
-        # From before the application id: ours if it holds our table and nothing else.
+        # The id may still be in the WAL (set, not yet checkpointed), or the cache from before the id: ask SQLite.
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
+            (app_id,) = db.execute("PRAGMA application_id").fetchone()
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError:
-            tables = set()
+            app_id, tables = 0, set()
         finally:
             db.close()
-        if tables != {"tracks"}:
+        if app_id != APPLICATION_ID and not ("tracks" in tables and tables <= OUR_TABLES):
             raise self._not_ours("an SQLite database of another program")
         return True
 
@@ -153,6 +166,7 @@ class ScanCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(SCHEMA)
+            db.execute(PLACES_SCHEMA)
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a write: a read-only file fails now
         except sqlite3.DatabaseError:
@@ -165,6 +179,14 @@ class ScanCache:
         code = getattr(e, "errno", None)
         text = str(e).lower()
         where = self.path.parent
+        blocker = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), None)
+        if code in (errno.ENOTDIR, errno.EEXIST) and blocker is not None:
+            return CacheError(
+                f"cannot use the scan cache {self.path}: {blocker} is a file, not a folder; point library.cache "
+                "into a folder"
+            )
+        if "unable to open" in text and where.is_dir() and not os.access(where, os.W_OK | os.X_OK):
+            code = errno.EACCES  # SQLite's words for a folder moodbox may not write a new file in
         if code == errno.ENOSPC or "disk is full" in text or "disk full" in text:
             return CacheError(
                 f"cannot use the scan cache {self.path}: the disk holding {where} is full; free some space there "
@@ -219,7 +241,10 @@ class ScanCache:
             raise self._unreadable(e) from None
         if row is None:
             return None
-        return Entry(load_evidence(row[0]) if row[0] is not None else None, row[1])
+        if row[0] is None:
+            return Entry(None, row[1])
+        evidence = _loads(row[0])
+        return None if evidence is None else Entry(evidence, row[1])  # a damaged row is analysed again
 
     def store(
         self,
@@ -261,7 +286,42 @@ class ScanCache:
             ).fetchall()
         except sqlite3.DatabaseError as e:  # damaged: the next scan finds it out at open and rebuilds it
             raise self._unreadable(e) from None
-        return {file: load_evidence(evidence) for file, evidence in rows}
+        return {file: found for file, text in rows if (found := _loads(text)) is not None}
+
+    def store_places(self, places: Iterable[tuple[str, float, float]]) -> None:
+        """Where a whole-library scan placed each track, replacing the last scan's (read by the web page)."""
+        try:
+            with self._db:  # one transaction: a reader sees the old places or the new, never half
+                self._db.execute("BEGIN")
+                self._db.execute("DELETE FROM places WHERE root=?", (self.root,))
+                self._db.executemany(
+                    "INSERT INTO places VALUES (?, ?, ?, ?)", ((self.root, f, v, a) for f, v, a in places)
+                )
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def places(self) -> dict[str, tuple[float, float]]:
+        """File -> (valence, arousal) as the last whole-library scan placed it; {} before the first."""
+        try:
+            rows = self._db.execute("SELECT file, valence, arousal FROM places WHERE root=?", (self.root,)).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return {}
+            raise self._unreadable(e) from None
+        except sqlite3.DatabaseError as e:
+            raise self._unreadable(e) from None
+        return {file: (valence, arousal) for file, valence, arousal in rows}
+
+    def evidence(self, files: Iterable[str]) -> dict[str, dict[str, float]]:
+        """File -> evidence, whatever analysis wrote it, for these files."""
+        wanted = set(files)
+        try:
+            rows = self._db.execute(
+                "SELECT file, evidence FROM tracks WHERE root=? AND evidence IS NOT NULL", (self.root,)
+            ).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self._unreadable(e) from None
+        return {file: found for file, text in rows if file in wanted and (found := _loads(text)) is not None}
 
     def _unreadable(self, e: sqlite3.DatabaseError) -> CacheError:
         if "no such table" in str(e):  # an empty file: nothing scanned into it yet
@@ -269,3 +329,12 @@ class ScanCache:
         if isinstance(e, sqlite3.OperationalError):  # cannot write or read the file now: full, read-only, locked
             return self._error(e)
         return CacheError(f"scan cache {self.path} is unreadable ({e}); run `moodbox library scan` to rebuild it")
+
+
+def _loads(text: str) -> dict[str, float] | None:
+    """A row's evidence; None for a row a damaged page garbled (it is analysed again, not a traceback)."""
+    try:
+        found = load_evidence(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None

@@ -59,6 +59,8 @@ from typing import Any, Literal
 import mpd
 from mpd.base import FailureResponseCode
 
+from moodbox.base.errors import Explained
+
 log = logging.getLogger(__name__)
 
 Transition = Literal["after_song", "now"]
@@ -85,7 +87,7 @@ NEEDED = frozenset(
 CHANNEL = "moodbox"  # prefix of each instance's client-to-client channel
 
 
-class PlayerError(RuntimeError):
+class PlayerError(Explained, RuntimeError):
     """MPD is unusable in a way a person must fix (wrong password, missing permission, missing playlist)."""
 
 
@@ -317,6 +319,8 @@ class MpdConnection:
 
         connect() says nothing (its caller hears it); the next background call says it instead.
         """
+        if isinstance(self.problem, AnotherInstance):
+            return  # kept in `problem`: the run that meets it ends with it in one line; a log line said it twice
         now = self._clock()
         if not trouble.said:
             trouble.said, trouble.next_summary = True, now + self.SUMMARY_EVERY
@@ -384,7 +388,7 @@ class MpdConnection:
             return None
         except UnicodeDecodeError:
             self._drop()
-            raise UndecodableReply(f"MPD at {self.address} named a file whose name is not UTF-8") from None
+            raise UndecodableReply(f"MPD at {self.address} sent a file or playlist name that is not UTF-8") from None
 
     def do(self, command: Callable[[mpd.MPDClient], Any]) -> bool:
         """Run a command whose reply carries nothing (python-mpd2 returns None); True if MPD took it."""

@@ -18,8 +18,8 @@ The connection itself (reconnecting, refusals, one moodbox per MPD) is
   tries again. `follow`, `poll` and `skip` raise nothing MPD does.
 * A mood may name several stored playlists, best first (`auto`: the person's own
   playlist named after the mood, then the one `moodbox library playlists`
-  writes). Which one plays is decided at each switch from MPD's `listplaylists`
-  (one cheap command), not once at start: the nightly scan may write its
+  writes). Which one plays is decided at each switch by asking MPD for each
+  (`load NAME 0:0`, which queues nothing), not once at start: the nightly scan may write its
   playlists long after the service started, and a person may add theirs any
   day. When none exists the music stays as it is and that is said once per
   mood, naming the fix; `poll` looks again every minute while the mood lasts,
@@ -47,7 +47,7 @@ from mpd.base import FailureResponseCode
 
 from moodbox.base.moods import AWAY
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
-from moodbox.playback.queue_edits import list_playlist, load_shuffled, requeue
+from moodbox.playback.queue_edits import existing, list_playlist, load_shuffled, requeue
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,16 @@ class Player:
 
     def skip(self) -> None:
         """Next song (the skip button)."""
-        self._safely(self._skip)
+        self._safely(lambda: self._change(lambda c: c.next()))
+
+    def pause(self, on: bool) -> None:
+        """Pause or resume the music (the page's control): our change, not taken for a person's."""
+        self._safely(lambda: self._change(lambda c: c.pause(int(on))))
+
+    @property
+    def song(self) -> str | None:
+        """The song heard last (the one playing while music plays), as MPD names it."""
+        return self._recent[-1][1] or None if self._recent else None
 
     def recently_played(self) -> list[str]:
         return [file for _, file in self._recent if file]
@@ -197,8 +206,8 @@ class Player:
             self._applied = None  # as if the mood just came: should MPD be away now, poll() tries again
             self._apply(self.settings.transition)  # the playlists may have been written since: a new user's music
 
-    def _skip(self) -> None:
-        if self.mpd.do(lambda c: c.next()):
+    def _change(self, command: Callable[[mpd.MPDClient], object]) -> None:
+        if self.mpd.do(command):
             self._remember_our_change()
 
     def _yielding(self) -> bool:
@@ -277,6 +286,8 @@ class Player:
         _report_missing(self._missing_said, name, mood, missing, len(queued))
         self._applied = mood
         if queued:
+            if transition == "after_song" and status.get("state") == "play":  # not playing yet: say so
+                log.info("%s: playlist '%s' queued; it starts when the song playing now ends", mood, name)
             self.playlist = name
             self._remember_our_change()
 
@@ -306,13 +317,13 @@ class Player:
         """
         if len(names) == 1:
             return names[0]
-        stored = self.mpd.run(lambda c: {p["playlist"] for p in c.listplaylists()})
+        stored = self.mpd.run(partial(existing, names=names))
         if stored is None:
             return None
         name = next((n for n in names if n in stored), "")
         if name != self._chosen.get(mood):
             if name:
-                log.info("%s plays playlist '%s' (the first MPD has of %s)", mood, name, names)
+                log.info("%s: playlist '%s' (the first MPD has of %s)", mood, name, names)
             else:
                 log.warning(
                     "no playlist for %s in MPD (looked for %s); the music stays as it is; run `moodbox library "
@@ -352,12 +363,11 @@ class Player:
 
         Raises PlayerError if MPD is unreachable or refuses us.
         """
-        stored = self.mpd.run(lambda c: c.listplaylists())
-        if stored is None:
+        present = self.mpd.run(partial(existing, names=[n for names in self.playlists.values() for n in names]))
+        if present is None:
             if self.problem is not None:
                 raise self.problem
             raise PlayerError(f"MPD at {self.address} is unreachable ({self.last_error}); start MPD or fix mpd.host")
-        present = {p["playlist"] for p in stored}
         listings: dict[str, tuple[list[str], list[str]]] = {}
         survey = {}
         for mood, names in self.playlists.items():

@@ -8,6 +8,8 @@ takes a connected python-mpd2 client; `moodbox.playback.player` decides when to 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import mpd
 from mpd.base import FailureResponseCode
 
@@ -103,3 +105,21 @@ def append_songs(client: mpd.MPDClient, songs: list[str]) -> tuple[list[str], li
             added += rest
             break
     return added, skipped
+
+
+def existing(client: mpd.MPDClient, names: Iterable[str]) -> set[str]:
+    """Which of these stored playlists MPD has, asked one by one with `load NAME 0:0` (it queues nothing).
+
+    Not `listplaylists`: one playlist anywhere whose name is not UTF-8 makes python-mpd2 fail on that
+    reply, and the moods would lose their music for someone else's oddly named playlist.
+    """
+    found = set()
+    for name in dict.fromkeys(names):
+        try:
+            client.load(name, "0:0")
+        except mpd.CommandError as e:
+            if e.errno != FailureResponseCode.NO_EXIST:
+                raise
+        else:
+            found.add(name)
+    return found

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import mpd
 
 from moodbox.playback.connection import MpdSettings, close_quietly, open_client
+from moodbox.playback.queue_edits import existing
 
 WINDOW = 1000  # songs per `find` reply: a few hundred kB, far below MPD's 8 MB max_output_buffer_size
 EVERY_SONG = "(file != '')"
@@ -61,7 +62,7 @@ def write(client: mpd.MPDClient, playlists: Mapping[str, Sequence[str]]) -> None
     MPD runs a command list without serving other clients in between, so the player never reads a
     half-written playlist, and a playlist that exists is never removed (a playing mood keeps it).
     """
-    stored = {p["playlist"] for p in client.listplaylists()}
+    stored = existing(client, playlists)
     for name, files in playlists.items():
         client.command_list_ok_begin()
         if name in stored:

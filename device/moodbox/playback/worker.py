@@ -48,6 +48,7 @@ class PlayerState:
     tried: bool = False  # a first connection attempt has been made
     connected: bool = False
     playlist: str | None = None
+    song: str | None = None  # the song heard last, as MPD names it
     last_error: str = ""  # why MPD is unreachable, while it is
     problem: str = ""  # a reachable MPD that refuses us, with the fix, while it does
     fatal: PlayerError | None = None  # ends the run
@@ -63,7 +64,7 @@ class PlayerState:
         if self.problem:
             return self.problem
         if self.connected:
-            return f"playlist {self.playlist or '-'}"
+            return f"playlist {self.playlist}" if self.playlist else "MPD connected, no mood playlist played yet"
         if not self.tried:
             return f"connecting to MPD at {self.address}"
         return f"MPD at {self.address} unreachable ({self.last_error or 'no answer'}); retrying"
@@ -97,6 +98,9 @@ class PlayerWorker:
 
     def skip(self) -> None:
         self._requests.put(lambda: self._player.skip())
+
+    def pause(self, on: bool) -> None:
+        self._requests.put(lambda: self._player.pause(on))
 
     def reconfigure(self, settings: MpdSettings, playlists: Mapping[str, str | Sequence[str]]) -> None:
         """New `mpd:` settings or playlists, applied without stopping the music where they allow."""
@@ -152,6 +156,7 @@ class PlayerWorker:
             tried=True,
             connected=p.connected,
             playlist=p.playlist,
+            song=p.song,
             last_error=p.last_error,
             problem=str(refusal) if refusal is not None else "",
             fatal=self._fatal,

@@ -25,44 +25,20 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
 from moodbox.base.native import native_stderr_silenced
+from moodbox.vision.frame import CameraError, Frame, FrameSource
+from moodbox.vision.image_folder import ImageFolderSource
 
 # FFmpeg writes its own lines to stderr ("moov atom not found"); our errors say it in one line instead.
 # Read when OpenCV first opens a video, so setting it here, before any capture, is in time.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-class CameraError(RuntimeError):
-    """A source that cannot deliver frames; the message names the source and the fix."""
-
-
-@dataclass(frozen=True)
-class Frame:
-    image: np.ndarray  # BGR H×W×3, or grey H×W, uint8
-    t: float  # seconds, monotonic within one source
-
-
-class FrameSource(Protocol):
-    """Yields frames until it ends (files) or fails (cameras: raises CameraError)."""
-
-    fps: float
-    live: bool
-
-    def read(self) -> Frame | None:
-        """The next frame, or None at the end of a file source or a dropped frame of a live one."""
-
-    def close(self) -> None: ...
 
 
 class VideoFileSource:
@@ -81,9 +57,11 @@ class VideoFileSource:
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
-            raise CameraError(f"video file not found: {path}; check camera.source or the path given")
+            raise CameraError(_not_a_video(path))
         self.path = path
         self.damaged = 0  # JPEG packets skipped because they could not be decoded
+        self.delivered = 0  # frames decoded and handed out
+        self._ended = False
         self._first: np.ndarray | None = None  # the first frame, decoded at opening to tell a JPEG clip
         with native_stderr_silenced():  # OpenCV's AVI parser prints "Unexpected element" for a cut file
             opened = _jpeg_packets(path)
@@ -93,6 +71,7 @@ class VideoFileSource:
             raise CameraError(f"cannot decode video {path}; use a file OpenCV/ffmpeg can read (mp4, avi, mkv)")
         self.jpeg = opened is not None  # frames are grey, decoded only when retrieved
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.claimed = max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)  # what the header says
         self._index = 0
 
     def read(self) -> Frame | None:
@@ -110,6 +89,7 @@ class VideoFileSource:
         if self._index > 0 or self._first is None:  # else the packet read at opening is the one held
             self._first = None
             if not self._cap.grab():
+                self._at_end()
                 return None
         t = self._index / self.fps
         self._index += 1
@@ -129,7 +109,29 @@ class VideoFileSource:
         if grey is None:
             self._skip_damaged(t)
             return None
+        self.delivered += 1
         return Frame(grey, t)
+
+    def _at_end(self) -> None:
+        """Say how the clip ended if not as a whole clip does: no frame at all is an error, a clip that stops
+        well before the frame count its header claims (cut short) one warning. Once."""
+        if self._ended:
+            return
+        self._ended = True
+        if self._index == 0:
+            raise CameraError(f"video {self.path} holds no frame (empty or cut short); use another clip")
+        if self.delivered == 0 and self.damaged:
+            raise CameraError(f"none of the {self._index} frames of video {self.path} decodes; use another clip")
+        missing = self.claimed - self._index
+        if missing >= max(2, self.fps):  # a frame or two short is how some containers count; a second is not
+            log.warning(
+                "%s ended at %.1f s, %d frames short of the %d its header claims (cut short or damaged); "
+                "the rest is not played",
+                self.path,
+                self._index / self.fps,
+                missing,
+                self.claimed,
+            )
 
     def _skip_damaged(self, t: float) -> None:
         self.damaged += 1
@@ -140,6 +142,23 @@ class VideoFileSource:
                 self.path,
                 t,
             )
+
+
+def _not_a_video(path: Path) -> str:
+    """Why a camera.source that names a path is not a video file, in words: missing, unreadable, a FIFO..."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"video file not found: {path}; check camera.source or the path given"
+    except OSError as e:
+        return f"cannot read video {path} ({e.strerror}); check camera.source and the file's permissions"
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    camera = " (a V4L2 camera is given by its index: 0 for /dev/video0)" if str(path).startswith("/dev/video") else ""
+    return (
+        f"camera source {path} is {kind}, not a video file; give a video file, an image folder, a camera index "
+        f"or picamera2{camera}"
+    )
 
 
 JPEG_START = b"\xff\xd8\xff"  # start-of-image marker, then the first segment's marker
@@ -205,105 +224,6 @@ def _jpeg_packets(path: Path) -> tuple[cv2.VideoCapture, np.ndarray] | None:
                 return cap, grey
     cap.release()
     return None
-
-
-class ImageFolderSource:
-    """Every image in a folder, in name order, as frames `1/fps` apart.
-
-    A file that cannot be a frame (empty, a folder or a FIFO named x.png, a
-    broken link, unreadable, over-sized or not an image) is skipped with one
-    warning. Files that vanish are dropped; a folder that vanishes, or loses
-    every image left to show, is a lost source: one CameraError, as for a
-    camera that stops.
-    """
-
-    live = False
-    MAX_BYTES = 50_000_000  # a 640x480 frame is ~0.5 MB; never read a stray huge file into memory
-
-    def __init__(self, folder: Path, fps: float = 10.0) -> None:
-        self.folder = folder
-        # Plain name strings, joined to a plain string per frame. A stored Path caches its full
-        # string the first time it is opened (and pathlib interns the name when one is built), so
-        # a listing of Paths grew by ~90 bytes with every frame read: issue 12's 94 B per frame.
-        self._names = self._listing()
-        if not self._names:
-            raise CameraError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}; check the path")
-        self.fps = fps
-        self._index = 0
-
-    def _listing(self) -> list[str]:
-        try:
-            return sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        except OSError as e:
-            raise CameraError(
-                f"image folder {self.folder} is gone or unreadable ({e.strerror}); check camera.source "
-                "or the path given"
-            ) from None
-
-    def read(self) -> Frame | None:
-        while self._index < len(self._names):
-            path = os.path.join(self.folder, self._names[self._index])
-            t = self._index / self.fps
-            self._index += 1
-            image = self._load(path)
-            if isinstance(image, np.ndarray):
-                return Frame(image, t)
-            if image is _VANISHED:
-                self._forget_vanished()
-            else:
-                log.warning("skipping %s: %s", path, image)
-        return None
-
-    def _forget_vanished(self) -> None:
-        """A file is gone: drop every vanished one, or fail like a lost camera if nothing is left."""
-        present = set(self._listing())
-        left = [name for name in self._names[self._index :] if name in present]
-        gone = len(self._names) - self._index - len(left) + 1
-        if not left:
-            raise CameraError(
-                f"the images in folder {self.folder} vanished while being read; put them back or check camera.source"
-            )
-        log.warning("%d image(s) vanished from %s; going on with the %d left", gone, self.folder, len(left))
-        self._names = self._names[: self._index] + left
-
-    def _load(self, path: str) -> np.ndarray | str:
-        """The decoded image, or why it cannot be a frame (_VANISHED when the file is gone)."""
-        try:
-            # O_NONBLOCK: a FIFO named x.png must not block the frame loop waiting for a writer.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return "a broken link" if os.path.islink(path) else _VANISHED
-        except OSError as e:
-            return f"cannot open it ({e.strerror})"
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                return "not a regular file"
-            if info.st_size == 0:
-                return "an empty file"
-            if info.st_size > self.MAX_BYTES:
-                return f"larger than {self.MAX_BYTES // 1_000_000} MB"
-            data = np.frombuffer(os.read(fd, info.st_size), np.uint8)
-        except OSError as e:
-            return f"cannot read it ({e.strerror})"
-        finally:
-            os.close(fd)
-        if data[:8].tobytes() == PNG_SIGNATURE and data[-12:].tobytes() != PNG_END:
-            return "a PNG cut short (still being copied?)"  # checked here: libpng would print its own line
-        try:
-            with native_stderr_silenced():  # libpng and libjpeg print their own lines about damaged data
-                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        except cv2.error:  # e.g. a header claiming more than OPENCV_IO_MAX_IMAGE_PIXELS
-            return "too large or damaged to decode"
-        return "not a readable image" if image is None else image
-
-    def close(self) -> None:
-        self._index = len(self._names)
-
-
-_VANISHED = "vanished"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_END = b"\0\0\0\0IEND\xaeB`\x82"  # the empty IEND chunk every complete PNG ends with
 
 
 class UsbCamera:
@@ -455,9 +375,20 @@ class Reconnecting:
             self._source = None
 
 
+def _require_picamera2() -> None:
+    try:
+        import picamera2  # noqa: F401  (python3-picamera2, from apt)
+    except ImportError as e:
+        raise CameraError(
+            f"picamera2 cannot be imported ({e}); on Raspberry Pi OS: sudo apt install python3-picamera2 "
+            "(and create the venv with --system-site-packages); elsewhere set camera.source to a camera index or a file"
+        ) from None
+
+
 def open_source(spec: str, fps: float = 10.0, give_up_after: float = 30.0) -> FrameSource:
     """`picamera2`, a device index, a video file or a folder of images."""
     if spec == "picamera2":
+        _require_picamera2()  # a missing package is no loose cable: said at once, not after give_up_after
         return Reconnecting(PiCamera, "picamera2", give_up_after)
     if spec.isdigit():
         index = int(spec)

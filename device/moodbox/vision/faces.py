@@ -34,12 +34,13 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from moodbox.base.errors import Explained
 from moodbox.base.native import native_stderr_silenced
 
 Policy = Literal["largest", "centre"]
 
 
-class DetectorError(RuntimeError):
+class DetectorError(Explained, RuntimeError):
     """The face detector cannot be set up; the message names the fix."""
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from moodbox.cli import main
+
+sys.exit(main())

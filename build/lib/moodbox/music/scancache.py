@@ -1,0 +1,260 @@
+"""The library scan's memory: what each audio file's analysis found, so a rescan analyses only what changed.
+
+One SQLite row per file, keyed by the folder scanned, the path inside it, the file's size and
+mtime and the analysis version: a file that was edited, replaced or analysed by an older analysis
+is analysed again, anything else is read back. A file that could not be decoded is remembered as
+failed for that size and mtime, so a broken file costs one attempt, not one every night.
+
+Every row is committed as soon as it is written (WAL journal), so Ctrl-C, a power cut or a timer's
+timeout loses at most the track in progress and the next scan resumes.
+
+The cache is only a cache, but `library.cache` is a path a person types, so only a file that is
+recognisably ours is ever changed: empty, or an SQLite database carrying our application id (or,
+from before the id, holding only our `tracks` table). Anything else is refused, untouched. One of
+ours that SQLite finds damaged (a bad page on an SD card: `PRAGMA quick_check` at open) is moved
+aside and the library scanned afresh. A cache that cannot be written (owned by root after a `sudo`
+scan, a full disk) is refused when it is opened, with the true cause, before any track is analysed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x6D6F6F64  # "mood": SQLite's header field that says which program's database this is
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MIN_FREE_BYTES = 4 << 20  # less free space than this beside the cache: the first rows would not fit
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    root TEXT NOT NULL,        -- the folder scanned (absolute)
+    file TEXT NOT NULL,        -- path inside root, '/'-separated: what MPD calls the song
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    version TEXT NOT NULL,     -- the analysis that produced the row
+    evidence TEXT,             -- JSON object of the analysis' numbers; NULL when it failed
+    error TEXT,                -- why the file could not be analysed; NULL when it was
+    PRIMARY KEY (root, file)
+) WITHOUT ROWID
+"""
+
+
+class CacheError(RuntimeError):
+    """The cache file cannot be opened or written; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the cache holds for one file: evidence, or the reason it failed."""
+
+    evidence: dict[str, float] | None
+    error: str | None
+
+
+class ScanCache:
+    """The rows of one scanned folder (`root`) in the cache file at `path`."""
+
+    def __init__(self, path: Path, root: Path, write: bool = True) -> None:
+        self.path, self.root, self.write = Path(path), str(root), write
+        try:
+            if write:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._check_space()
+            ours = self._recognised()
+            self._db = self._open()
+        except sqlite3.OperationalError as e:  # locked, read-only, cannot open: a person must fix it
+            raise self._error(e) from None
+        except sqlite3.DatabaseError as e:  # one of ours, damaged: rebuild it
+            if not ours or not write:
+                raise CacheError(
+                    f"scan cache {self.path} is unreadable ({e}); run `moodbox library scan` to rebuild it"
+                ) from None
+            self._move_aside(e)
+            self._db = self._open()
+        except OSError as e:
+            raise self._error(e) from None
+
+    def _recognised(self) -> bool:
+        """True for a cache of ours (its header says so), False for an empty or new file; CacheError for others."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+            raise self._not_ours("not a regular file")
+        if info.st_size == 0:
+            return False
+        with open(self.path, "rb") as f:
+            header = f.read(100)
+        if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
+            raise self._not_ours("not an SQLite database")
+        if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+            return True
+        # From before the application id: ours if it holds our table and nothing else.
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError:
+            tables = set()
+        finally:
+            db.close()
+        if tables != {"tracks"}:
+            raise self._not_ours("an SQLite database of another program")
+        return True
+
+    def _not_ours(self, what: str) -> CacheError:
+        return CacheError(
+            f"library.cache {self.path} is {what}, not a moodbox scan cache; it was left untouched; point "
+            "library.cache at a file of its own (the default is /var/lib/moodbox/library.sqlite)"
+        )
+
+    def _check_space(self) -> None:
+        free = os.statvfs(self.path.parent)
+        if free.f_bavail * free.f_frsize < MIN_FREE_BYTES:
+            raise self._error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    def _move_aside(self, e: sqlite3.DatabaseError) -> None:
+        aside = self.path.with_name(self.path.name + ".corrupt")
+        log.warning("scan cache %s is damaged (%s); moved to %s, scanning afresh", self.path, e, aside)
+        self.path.replace(aside)
+        for suffix in ("-wal", "-shm"):  # the old journal belongs to the damaged file, not to the new one
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit: one commit per row
+        if not self.write:
+            return db
+        try:
+            (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()  # before any write to a damaged file
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(" ".join(verdict.split()))  # SQLite's report spans lines
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(SCHEMA)
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a write: a read-only file fails now
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _error(self, e: Exception) -> CacheError:
+        """Why the cache cannot be written, with the fix for that cause (ownership and a full disk differ)."""
+        code = getattr(e, "errno", None)
+        text = str(e).lower()
+        where = self.path.parent
+        if code == errno.ENOSPC or "disk is full" in text or "disk full" in text:
+            return CacheError(
+                f"cannot use the scan cache {self.path}: the disk holding {where} is full; free some space there "
+                "(or point library.cache at another disk) and run the scan again"
+            )
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text or "read-only" in text:
+            return CacheError(
+                f"cannot use the scan cache {self.path}: moodbox may not write it ({getattr(e, 'strerror', None) or e})"
+                f"; a scan run with sudo leaves it owned by root: sudo chown -R moodbox: {where}, or point "
+                "library.cache at a writable file"
+            )
+        return CacheError(
+            f"cannot use the scan cache {self.path}: {getattr(e, 'strerror', None) or e}; point library.cache at a "
+            "writable file on a healthy disk"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ScanCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def scanning(self) -> Iterator[None]:
+        """One scan at a time per cache (the nightly timer and one by hand would analyse the same files twice)."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:  # never truncated, never through a link: the name is beside a path a person typed
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise self._error(e) from None
+        with os.fdopen(fd, "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CacheError(
+                    f"another library scan is using {self.path}; wait for it to finish "
+                    "(systemctl status moodbox-library)"
+                ) from None
+            yield
+
+    def lookup(self, file: str, size: int, mtime_ns: int, version: str) -> Entry | None:
+        """The stored result for this exact file state and analysis version, or None if it must be analysed."""
+        try:
+            row = self._db.execute(
+                "SELECT evidence, error FROM tracks WHERE root=? AND file=? AND size=? AND mtime_ns=? AND version=?",
+                (self.root, file, size, mtime_ns, version),
+            ).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise self._unreadable(e) from None
+        if row is None:
+            return None
+        return Entry(json.loads(row[0]) if row[0] is not None else None, row[1])
+
+    def store(
+        self,
+        file: str,
+        size: int,
+        mtime_ns: int,
+        version: str,
+        evidence: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Remember one file's evidence (or why it failed), committed at once."""
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.root, file, size, mtime_ns, version, None if evidence is None else json.dumps(evidence), error),
+            )
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def files(self) -> set[str]:
+        try:
+            return {row[0] for row in self._db.execute("SELECT file FROM tracks WHERE root=?", (self.root,))}
+        except sqlite3.DatabaseError as e:
+            raise self._unreadable(e) from None
+
+    def forget(self, files: Iterable[str]) -> None:
+        """Drop rows of files that left the library."""
+        try:
+            self._db.executemany("DELETE FROM tracks WHERE root=? AND file=?", ((self.root, f) for f in files))
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def scored(self, version: str) -> dict[str, dict[str, float]]:
+        """File -> evidence, for every file the current analysis could read."""
+        try:
+            rows = self._db.execute(
+                "SELECT file, evidence FROM tracks WHERE root=? AND version=? AND evidence IS NOT NULL ORDER BY file",
+                (self.root, version),
+            ).fetchall()
+        except sqlite3.DatabaseError as e:  # damaged: the next scan finds it out at open and rebuilds it
+            raise self._unreadable(e) from None
+        return {file: json.loads(evidence) for file, evidence in rows}
+
+    def _unreadable(self, e: sqlite3.DatabaseError) -> CacheError:
+        if "no such table" in str(e):  # an empty file: nothing scanned into it yet
+            return CacheError(f"scan cache {self.path} holds no scan yet; run `moodbox library scan` first")
+        if isinstance(e, sqlite3.OperationalError):  # cannot write or read the file now: full, read-only, locked
+            return self._error(e)
+        return CacheError(f"scan cache {self.path} is unreadable ({e}); run `moodbox library scan` to rebuild it")
