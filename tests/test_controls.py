@@ -15,6 +15,8 @@ from conftest import FACES, ROOT, wait_for
 from moodbox import config
 from moodbox.appliance.controls import MOOD_COLOURS, Controls, Event, LedState
 from moodbox.config import GpioConfig
+from moodbox.history.settings import HistorySettings
+from moodbox.history.store import HistoryStore
 from moodbox.vision.settings import CameraSettings, ModelSettings
 
 SKIP, LOCK, LED, RED, GREEN, BLUE = 17, 27, 22, 5, 6, 13
@@ -104,8 +106,10 @@ def happy(client) -> bool:
     return client.currentsong().get("file", "").startswith("happy/")
 
 
-def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server, pins):
+def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server_long_songs, pins):
     from moodbox.appliance.service import Service
+
+    mpd_server = mpd_server_long_songs  # a skip is a skip, not the last seconds of a short song
 
     face = cv2.imread(str(FACES / "happy" / "fer2013_row35200.png"), cv2.IMREAD_GRAYSCALE)
     clip = make_clip(tmp_path / "c.avi", [(face, 40)])
@@ -115,6 +119,7 @@ def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server, pins
         camera=CameraSettings(source=str(clip)),
         mpd=config.MpdSettings(host="127.0.0.1", port=mpd_server.port, transition="now"),
         gpio=GPIO,
+        history=HistorySettings(path=tmp_path / "history.sqlite"),
     )
     service = Service(cfg)
     thread = threading.Thread(target=service.run)
@@ -149,3 +154,22 @@ def test_buttons_drive_the_music_in_a_running_service(tmp_path, mpd_server, pins
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert pins.pin(LED).state == 0
+
+    with HistoryStore(tmp_path / "history.sqlite", write=False) as history:  # what the service recorded
+        events = history.events()
+    said = [(e.kind, e.outcome) for e in events if e.kind in ("lock", "privacy", "service")]
+    assert said == [
+        ("service", "start"),
+        ("lock", "locked"),
+        ("lock", "unlocked"),
+        ("privacy", "on"),
+        ("privacy", "off"),
+        ("service", "stop"),
+    ]
+    assert any(e.kind == "mood" and e.mood == "happy" and e.confidence for e in events)
+    switch = next(e for e in events if e.kind == "switch")
+    assert (switch.mood, switch.playlist, switch.policy) == ("happy", "happy", "match")
+    assert switch.detail["why"].startswith("mood happy (")
+    skipped = next(e for e in events if e.kind == "song" and e.outcome == "skipped")
+    assert (skipped.file, skipped.mood, skipped.playlist, skipped.detail["by"]) == (song, "happy", "happy", "button")
+    assert not any(e.kind == "error" for e in events)

@@ -13,6 +13,7 @@ from make_clip import make_clip
 from test_camera import picamera2  # noqa: F401 (a fixture: the stand-in picamera2 module)
 
 from conftest import FACES, ROOT, wait_for
+from moodbox.history.store import HistoryStore
 
 NEUTRAL = FACES / "neutral" / "fer2013_row34903.png"
 HAPPY = FACES / "happy" / "fer2013_row35200.png"
@@ -28,7 +29,8 @@ def write_config(tmp_path, server, source, extra=""):
     cfg.write_text(
         f"camera:\n  source: {source}\n"
         f"mpd:\n  host: 127.0.0.1\n  port: {server.port}\n  transition: now\n"
-        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n{extra}"
+        f"model:\n  path: {ROOT / 'models' / 'emotion.tflite'}\n"
+        f"history:\n  path: {tmp_path / 'history.sqlite'}\n{extra}"
     )
     return cfg
 
@@ -82,6 +84,14 @@ def test_a_clip_going_neutral_happy_sad_plays_those_playlists_in_order(tmp_path,
     assert proc.returncode == 0, out
     assert listener.moods == ["neutral", "happy", "sad"], out
     assert "Traceback" not in out
+    with HistoryStore(tmp_path / "history.sqlite", write=False) as history:  # and the run is in its history
+        events = history.events()
+    # The frame loop's decisions all; the player's switches and songs up to the end of the run (a switch the player
+    # thread makes while the service closes is left to it, unrecorded).
+    assert [e.mood for e in events if e.kind == "mood"][:3] == ["neutral", "happy", "sad"], (out, events)
+    assert [e.mood for e in events if e.kind == "switch"][:2] == ["neutral", "happy"], (out, events)
+    assert {"neutral", "happy"} <= {e.mood for e in events if e.kind == "song"}, (out, events)
+    assert [e.outcome for e in events if e.kind == "service"] == ["start", "stop"], (out, events)
 
 
 def test_mpd_killed_and_restarted_mid_run(tmp_path, mpd_server):

@@ -54,6 +54,15 @@ def test_the_unit_promises_what_the_service_does():
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: the service re-reads its config
 
 
+def test_the_default_history_lives_in_the_services_only_writable_state_directory():
+    from moodbox.history.settings import HistorySettings
+
+    s = unit_settings()
+    assert s["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in s
+    assert HistorySettings().path.parent == Path("/var/lib") / s["StateDirectory"][0]
+    assert s["StateDirectoryMode"] == ["0750"]  # the moods of a household: not for every user of the Pi
+
+
 LIBRARY_UNIT = ROOT / "systemd" / "moodbox-library.service"
 LIBRARY_TIMER = ROOT / "systemd" / "moodbox-library.timer"
 

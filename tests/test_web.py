@@ -169,6 +169,15 @@ def test_the_page_follows_the_service_and_steers_it(browser, appliance):
     dots[0].click()
     assert wait_for(lambda: "valence" in text_of(browser, "track"))
 
+    # Today: the moods of this run over the hours, from the service's history.
+    browser.refresh()
+    assert wait_for(lambda: "happy" in text_of(browser, "shares") and "sad" in text_of(browser, "shares"), timeout=15)
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline rect")
+    assert "skipped" in text_of(browser, "songs")
+    dots = browser.find_elements(By.CSS_SELECTOR, "#plane circle.track")
+    dots[0].click()
+    assert wait_for(lambda: "valence" in text_of(browser, "track"))
+
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
 

@@ -268,6 +268,7 @@ def cpu_share_of_run(clip: Path, folder: Path, port: int, analyse_fps: float, se
     config.write_text(
         f"camera:\n  source: {clip}\n  analyse_fps: {analyse_fps}\n"
         f"mpd:\n  host: 127.0.0.1\n  port: {port}\nmodel:\n  path: {model}\n"
+        f"history:\n  path: {folder / 'history.sqlite'}\n"  # recorded as on the Pi: its cost is in the share
     )
     cmd = [sys.executable, "-m", "moodbox", "--config", str(config), "run"]
     started = time.perf_counter()

@@ -55,6 +55,7 @@ def main() -> int:
             f"model:\n  path: {HERE.parent / 'models' / 'emotion.tflite'}\n"
             f"camera:\n  source: {clip}\n"
             f"mpd:\n  host: 127.0.0.1\n  port: {sandbox.port}\n  transition: now\n"
+            f"history:\n  path: {sandbox.root / 'history.sqlite'}\n"
         )
         print(f"private MPD on 127.0.0.1:{sandbox.port}, one playlist per mood; clip: neutral, happy, sad (10 s each)")
         print("running: moodbox --config demo.yaml run  (real time, about 30 s)\n", flush=True)

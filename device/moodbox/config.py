@@ -28,6 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from moodbox.base.errors import Explained
+from moodbox.history.settings import HistorySettings
 from moodbox.music.library import AUTO, LibrarySettings
 from moodbox.playback.connection import MpdSettings
 from moodbox.vision.mood import MoodSettings
@@ -145,6 +146,7 @@ class Config:
     library: LibrarySettings = field(default_factory=LibrarySettings)
     control: ControlConfig = field(default_factory=ControlConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def playlist_for(self) -> dict[str, tuple[str, ...]]:
         """Mood -> the stored playlists to try under the chosen policy, best first: the Player plays the first

@@ -114,6 +114,14 @@ class ControlServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="moodbox-control", daemon=True)
         self._thread.start()
 
+    def start_or_say(self) -> None:
+        """Start; if the socket cannot be had, say so in one line and go on (the music does not depend on it)."""
+        try:
+            self.start()
+        except (ControlError, OSError) as e:
+            why = e if isinstance(e, ControlError) else f"cannot listen on {self.path}: {e.strerror or e}"
+            log.error("control socket: %s; moodbox status and the web page cannot reach the service", why)
+
     def _ask_alive(self) -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(0.5)

@@ -36,18 +36,19 @@ from typing import Any, Literal
 import cv2
 
 from moodbox import config
-from moodbox.appliance.control import Command, ControlError, ControlServer
+from moodbox.appliance.control import Command, ControlServer
 from moodbox.appliance.controls import Controls, Event, LedState
 from moodbox.appliance.notify import Notifier
+from moodbox.appliance.recorder import Recorder
 from moodbox.appliance.state import LastScan, Vitals, face_view, snapshot, status_line
 from moodbox.base.moods import AWAY
 from moodbox.config import Config
 from moodbox.playback.worker import PlayerWorker
 from moodbox.vision.camera import CameraError, FrameSource, open_source
-from moodbox.vision.emotion import EmotionClassifier, ModelError
+from moodbox.vision.emotion import ModelError
 from moodbox.vision.faces import DetectorError
 from moodbox.vision.grabber import LatestFrame
-from moodbox.vision.pipeline import Vision, build_tracker
+from moodbox.vision.pipeline import Vision, reloaded_vision
 from moodbox.vision.rate import AnalysisRate, Sampler
 
 log = logging.getLogger("moodbox")
@@ -74,7 +75,8 @@ class Service:
             self.controls.show(LedState.STARTING)
         self.notifier.status("loading the model")
         self.vision = Vision.from_settings(cfg.model, cfg.detector, cfg.mood)
-        self.player = PlayerWorker(cfg.mpd, cfg.playlist_for())
+        self.history = Recorder(cfg.history, cfg.policy)  # its own thread writes it: see appliance.recorder
+        self.player = PlayerWorker(cfg.mpd, cfg.playlist_for(), on_event=self.history.playback)
         self.rate = AnalysisRate(cfg.camera.analyse_fps)
         self.frames: Sampler | None = None
         self.locked = False
@@ -102,8 +104,9 @@ class Service:
             handlers = {signal.SIGTERM: self._on_stop, signal.SIGINT: self._on_stop, signal.SIGHUP: self._on_reload}
             previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
+            self.history.start()
             self.player.start()
-            self._open_control()
+            self.control.start_or_say()
             self.notifier.status("starting the camera")
             self._loop()
         finally:
@@ -113,13 +116,6 @@ class Service:
                 signal.signal(sig, handler)
             self.close()
         return 0
-
-    def _open_control(self) -> None:
-        try:
-            self.control.start()
-        except (ControlError, OSError) as e:  # the music and the watchdog do not depend on it
-            why = e if isinstance(e, ControlError) else f"cannot listen on {self.control.path}: {e.strerror or e}"
-            log.error("control socket: %s; moodbox status and the web page cannot reach the service", why)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopped_by = signal.Signals(signum).name  # no logging in a handler: see stopped_by
@@ -135,6 +131,7 @@ class Service:
         self.notifier.stopping()
         self._close_camera()
         self.player.close()
+        self.history.close()
         if self.controls is not None:
             self.controls.close()
         self.control.close()
@@ -180,12 +177,13 @@ class Service:
             if step.decision is not None:
                 d = step.decision
                 self.mood_since, self.confidence = time.time(), d.confidence
+                self.history.mood(d, self.locked)
                 if self.locked:
                     log.info("mood %s (%.2f) - locked, music unchanged", d.mood, d.confidence)
                 else:
                     names = " or ".join(self.cfg.playlist_for().get(d.mood, ())) or "none"
                     log.info("mood %s (%.2f) -> playlist %s", d.mood, d.confidence, names)
-                    self.player.follow(d.mood)
+                    self.player.follow(d.mood, f"mood {d.mood} ({d.confidence:.2f})")
             if not self.ready:
                 if self.player.state.fatal is not None:  # ends the run in one line: never announce ready first
                     raise self.player.state.fatal
@@ -237,14 +235,17 @@ class Service:
         elif event is Event.LOCK:
             if self.privacy:
                 self.privacy = False
+                self.history.privacy(False)
                 log.info("privacy mode off: camera on")
             else:
                 self.locked = not self.locked
+                self.history.lock(self.locked)
                 log.info("music %s", "locked" if self.locked else "follows the mood again")
                 if not self.locked and self.vision.engine.mood:
-                    self.player.follow(self.vision.engine.mood)
+                    self.player.follow(self.vision.engine.mood, "unlocked")
         elif event is Event.PRIVACY:
             self.privacy = True
+            self.history.privacy(True)
 
     def _command(self, command: Command) -> None:
         """A command from the control socket (the web page): the buttons' effects, each set explicitly."""
@@ -278,7 +279,7 @@ class Service:
         where = self.config_path or config.DEFAULT_PATH
         try:
             new = config.load(self.config_path, whole=True)  # empty or cut short: keep the running one
-            vision = self._vision_for(new)
+            vision = reloaded_vision(self.vision, (self.cfg.model, self.cfg.detector), (new.model, new.detector))
             frames = self._camera_for(new)
         except (config.ConfigError, ModelError, DetectorError, CameraError) as e:
             log.error("reload: %s; still running with the previous config", e)
@@ -288,15 +289,6 @@ class Service:
             self._apply(new, vision, frames)
             log.info("reloaded %s", where)
         self.notifier.ready(self._status())
-
-    def _vision_for(self, new: Config) -> Vision:
-        """The current Vision with the new settings; a changed model or detector is loaded here, so a bad one fails."""
-        old = self.cfg
-        classifier = self.vision.classifier
-        if new.model != old.model:
-            classifier = EmotionClassifier(new.model.path, threads=new.model.threads)
-        tracker = self.vision.tracker if new.detector == old.detector else build_tracker(new.detector)
-        return Vision(classifier, tracker, self.vision.engine, new.detector.crop_margin)
 
     def _camera_for(self, new: Config) -> Sampler | None:
         """The camera opened with new settings where they changed (and it is on), so a bad source fails here."""
@@ -316,6 +308,8 @@ class Service:
                 self.frames = frames
         if new.gpio != old.gpio:
             self._reopen_controls(new)
+        if new.history != old.history or new.policy != old.policy:
+            self.history.reconfigure(new.history, new.policy)
 
     def _reopen_controls(self, new: Config) -> None:
         """The buttons and LED on their new pins; pins that cannot be had leave them off, the music plays on."""

@@ -52,16 +52,6 @@ CREATE TABLE IF NOT EXISTS tracks (
 """
 
 
-def load_evidence(text: str) -> object:
-    """A track's stored evidence as json gives it, its keys shared between tracks (sys.intern). Raises ValueError.
-
-    Evidence has about 330 keys (50 tags, 200 units of the tagger's penultimate layer, the cues), the
-    same for every track: without sharing them a library of 5,000 tracks held 150 MB of key strings
-    and dicts in the scan, with them about half, within the library unit's MemoryMax for large libraries.
-    """
-    return json.loads(text, object_pairs_hook=lambda pairs: {sys.intern(k): v for k, v in pairs})
-
-
 PLACES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS places (
     root TEXT NOT NULL,
@@ -71,6 +61,16 @@ CREATE TABLE IF NOT EXISTS places (
     PRIMARY KEY (root, file)
 ) WITHOUT ROWID
 """
+
+
+def load_evidence(text: str) -> dict[str, float]:
+    """A track's stored evidence, its keys shared between tracks (sys.intern).
+
+    Evidence has about 330 keys (50 tags, 200 units of the tagger's penultimate layer, the cues), the
+    same for every track: without sharing them a library of 5,000 tracks held 150 MB of key strings
+    and dicts in the scan, with them about half, within the library unit's MemoryMax for large libraries.
+    """
+    return dict(json.loads(text, object_pairs_hook=lambda pairs: {sys.intern(k): v for k, v in pairs}))
 
 
 class CacheError(RuntimeError):
@@ -335,6 +335,6 @@ def _loads(text: str) -> dict[str, float] | None:
     """A row's evidence; None for a row a damaged page garbled (it is analysed again, not a traceback)."""
     try:
         found = load_evidence(text)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
     return found if isinstance(found, dict) else None

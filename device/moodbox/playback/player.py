@@ -48,6 +48,7 @@ from mpd.base import FailureResponseCode
 from moodbox.base.moods import AWAY
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
 from moodbox.playback.queue_edits import existing, list_playlist, load_shuffled, requeue
+from moodbox.playback.songs import SongTracker
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Player:
         self._ours: tuple[str, str] | None = None  # (queue version, state) right after our last change
         self._yield_until = -1.0
         self._look_again_at: float | None = None  # when to look again for the playlist of a mood that had none
+        self.songs = SongTracker(clock)  # switches and each song's fate, told to `songs.on_event`
 
     # ---- the connection, as the worker and `moodbox check` see it ---------------------------
 
@@ -150,9 +152,10 @@ class Player:
 
     # ---- what the service calls -------------------------------------------------------------
 
-    def follow(self, mood: str) -> None:
-        """The mood changed: play its music (or apply the away action) unless a person is in charge."""
+    def follow(self, mood: str, why: str = "") -> None:
+        """The mood changed: play its music (or the away action) unless a person is in charge; `why`: for the switch."""
         self.mood = mood
+        self.songs.why = why
         if self._yielding():
             log.info("not switching to %s: someone else changed playback recently", mood)
             return
@@ -168,7 +171,7 @@ class Player:
 
     def skip(self) -> None:
         """Next song (the skip button)."""
-        self._safely(lambda: self._change(lambda c: c.next()))
+        self._safely(lambda: self._change(lambda c: c.next(), skipped=True))
 
     def pause(self, on: bool) -> None:
         """Pause or resume the music (the page's control): our change, not taken for a person's."""
@@ -193,6 +196,7 @@ class Player:
             return
         if self.mpd.reconnected:
             self.mpd.reconnected = False
+            self.songs.moving_on("stopped", by="")  # a song lost to an MPD restart: no verdict on it
             if status.get("state") != "play" and self._applied != AWAY:
                 self._applied = None  # MPD restarted or was stopped while we were away: start our music again
             self._ours = (status.get("playlist", ""), status.get("state", ""))
@@ -203,11 +207,14 @@ class Player:
         if self.mood is not None and self._applied != self.mood and not self._yielding():
             self._apply("now")
         elif self._look_again_at is not None and self._clock() >= self._look_again_at and not self._yielding():
+            self.songs.why = "the mood's playlist was written since"
             self._applied = None  # as if the mood just came: should MPD be away now, poll() tries again
             self._apply(self.settings.transition)  # the playlists may have been written since: a new user's music
 
-    def _change(self, command: Callable[[mpd.MPDClient], object]) -> None:
+    def _change(self, command: Callable[[mpd.MPDClient], object], skipped: bool = False) -> None:
         if self.mpd.do(command):
+            if skipped:
+                self.songs.moving_on("skipped", by="button")
             self._remember_our_change()
 
     def _yielding(self) -> bool:
@@ -221,15 +228,19 @@ class Player:
         self._ours = None
 
     def _remember_song(self, status: dict[str, str]) -> None:
-        songid = status.get("songid")
-        if status.get("state") != "play" or songid is None or (self._recent and self._recent[-1][0] == songid):
-            return
+        songid = status.get("songid") if status.get("state") in ("play", "pause") else None
+        new = songid is not None and songid != self.songs.songid  # the tracker needs its file
+        heard = status.get("state") == "play" and not (self._recent and self._recent[-1][0] == songid)
+        file = self._current_file() if new or heard else None
+        if heard and songid is not None and file is not None:
+            self._recent.append((songid, file))
+        self.songs.observe(status, file)
+
+    def _current_file(self) -> str | None:
         try:
-            song = self.mpd.run(lambda c: c.currentsong()) or {}
+            return (self.mpd.run(lambda c: c.currentsong()) or {}).get("file")
         except UndecodableReply:
-            song = {"file": ""}  # heard, but its name cannot be read
-        if "file" in song:
-            self._recent.append((songid, song["file"]))
+            return ""  # heard, but its name cannot be read
 
     def _apply(self, transition: Transition) -> None:
         self._look_again_at = None
@@ -247,7 +258,7 @@ class Player:
         status = self.mpd.status()
         if status is None:
             return  # unreachable or refused: poll() applies it once MPD is back
-        name = self._choose(mood, names)
+        name = _choose(self.mpd, self._chosen, mood, names)
         if name is None:
             return
         if not name:
@@ -289,6 +300,7 @@ class Player:
             if transition == "after_song" and status.get("state") == "play":  # not playing yet: say so
                 log.info("%s: playlist '%s' queued; it starts when the song playing now ends", mood, name)
             self.playlist = name
+            self.songs.switched(mood, name, transition, queued)
             self._remember_our_change()
 
     def _apply_loaded(self, name: str, mood: str, transition: Transition) -> None:
@@ -308,32 +320,8 @@ class Player:
         self._applied = mood
         if queued:
             self.playlist = name
+            self.songs.switched(mood, name, transition, None)
             self._remember_our_change()
-
-    def _choose(self, mood: str, names: Candidates) -> str | None:
-        """The first of `names` MPD has now: "" if none (said once per mood), None if MPD cannot be asked.
-
-        A single name is taken as it is: if MPD lacks it, listing it says so, as it always did.
-        """
-        if len(names) == 1:
-            return names[0]
-        stored = self.mpd.run(partial(existing, names=names))
-        if stored is None:
-            return None
-        name = next((n for n in names if n in stored), "")
-        if name != self._chosen.get(mood):
-            if name:
-                log.info("%s: playlist '%s' (the first MPD has of %s)", mood, name, names)
-            else:
-                log.warning(
-                    "no playlist for %s in MPD (looked for %s); the music stays as it is; run `moodbox library "
-                    "playlists` (the nightly timer does) or create a playlist named %s",
-                    mood,
-                    ", ".join(names),
-                    names[0],
-                )
-        self._chosen[mood] = name
-        return name
 
     def _apply_away(self) -> None:
         action = self.settings.away
@@ -350,6 +338,7 @@ class Player:
         status = self.mpd.status()
         if status is not None:
             self._ours = (status.get("playlist", ""), status.get("state", ""))
+            self._remember_song(status)  # the song our change started, known at once (a skip may follow at once)
 
     def check_playlists(self) -> dict[str, str]:
         """For `moodbox check`: mood -> problem, for moods whose playlist is missing, empty or names missing songs.
@@ -417,6 +406,33 @@ def _shuffled(rng: random.Random, songs: list[str], heard: set[str]) -> list[str
     rng.shuffle(fresh)
     rng.shuffle(again)
     return fresh + again
+
+
+def _choose(connection: MpdConnection, chosen: dict[str, str], mood: str, names: Candidates) -> str | None:
+    """The first of `names` MPD has now: "" if none (said once per mood: `chosen` keeps the last), None if MPD
+    cannot be asked.
+
+    A single name is taken as it is: if MPD lacks it, listing it says so, as it always did.
+    """
+    if len(names) == 1:
+        return names[0]
+    stored = connection.run(partial(existing, names=names))
+    if stored is None:
+        return None
+    name = next((n for n in names if n in stored), "")
+    if name != chosen.get(mood):
+        if name:
+            log.info("%s: playlist '%s' (the first MPD has of %s)", mood, name, names)
+        else:
+            log.warning(
+                "no playlist for %s in MPD (looked for %s); the music stays as it is; run `moodbox library "
+                "playlists` (the nightly timer does) or create a playlist named %s",
+                mood,
+                ", ".join(names),
+                names[0],
+            )
+    chosen[mood] = name
+    return name
 
 
 def _report_missing(

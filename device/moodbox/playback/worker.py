@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from moodbox.playback.connection import AnotherInstance, MpdSettings, PlayerError
 from moodbox.playback.player import Player, candidates
+from moodbox.playback.songs import PlaybackEvent
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,13 @@ class PlayerWorker:
         settings: MpdSettings,
         playlists: Mapping[str, str | Sequence[str]],
         make_player: PlayerFactory = Player,
+        on_event: Callable[[PlaybackEvent], None] | None = None,
     ) -> None:
+        """on_event: told each switch and each song's fate (`playback.songs`), on this worker's thread; it must
+        not block (the service's history queues them)."""
         self._make_player = make_player
-        self._player = make_player(settings, playlists)
+        self._on_event = on_event
+        self._player = self._new_player(settings, playlists)
         self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._fatal: PlayerError | None = None
         self.state = PlayerState(address=self._player.address)
@@ -93,8 +98,9 @@ class PlayerWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def follow(self, mood: str) -> None:
-        self._requests.put(lambda: self._player.follow(mood))
+    def follow(self, mood: str, why: str = "") -> None:
+        """Play `mood`'s music; `why` goes with the switch it makes (see `playback.songs.SwitchEvent`)."""
+        self._requests.put(lambda: self._player.follow(mood, why))
 
     def skip(self) -> None:
         self._requests.put(lambda: self._player.skip())
@@ -162,6 +168,12 @@ class PlayerWorker:
             fatal=self._fatal,
         )
 
+    def _new_player(self, settings: MpdSettings, playlists: Mapping[str, str | Sequence[str]]) -> Player:
+        player = self._make_player(settings, playlists)
+        if self._on_event is not None:
+            player.songs.on_event = self._on_event
+        return player
+
     def _reconfigure(self, settings: MpdSettings, playlists: Mapping[str, str | Sequence[str]]) -> None:
         old = self._player
         mood = old.mood
@@ -169,15 +181,15 @@ class PlayerWorker:
         if _connection(settings) == _connection(old.settings):
             old.settings, old.playlists = settings, {m: candidates(names) for m, names in playlists.items()}
             if mood and playlists.get(mood) != before:
-                old.follow(mood)
+                old.follow(mood, "the config changed")
             return
         log.info("MPD settings changed: connecting to %s", settings.address)
-        new = self._make_player(settings, playlists)
+        new = self._new_player(settings, playlists)
         new.playlist = old.playlist if playlists.get(mood or "") == before else None  # same music: left playing
         self._player = new
         old.close()
         if mood:
-            new.follow(mood)
+            new.follow(mood, "the config changed")
 
 
 def _connection(s: MpdSettings) -> tuple[str, int, str, float]:

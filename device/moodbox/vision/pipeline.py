@@ -76,3 +76,16 @@ class Vision:
         t4 = clock()
         seconds = {"detect": t1 - t0, "crop": t2 - t1, "classify": t3 - t2, "decide": t4 - t3}
         return Step(box, probs, decision, seconds)
+
+
+def reloaded_vision(
+    vision: Vision, old: tuple[ModelSettings, DetectorSettings], new: tuple[ModelSettings, DetectorSettings]
+) -> Vision:
+    """`vision` with new settings, the mood engine kept; a changed model or detector is loaded here, so a bad one
+    fails before anything is replaced."""
+    (old_model, old_detector), (model, detector) = old, new
+    classifier = vision.classifier
+    if model != old_model:
+        classifier = EmotionClassifier(model.path, threads=model.threads)
+    tracker = vision.tracker if detector == old_detector else build_tracker(detector)
+    return Vision(classifier, tracker, vision.engine, detector.crop_margin)

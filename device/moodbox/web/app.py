@@ -7,6 +7,8 @@ user, and everything but the login needs the password (moodbox.web.auth). What i
 * `/api/state` and `/api/events` the service's state, pushed as Server-Sent Events: one watch
   connection to the control socket per page, forwarded as each change comes (well within a second);
 * `/api/command` the buttons' commands (CSRF token in a header), passed to the service;
+* `/api/history` today's or this week's moods over the hours, each mood's share, songs played and
+  skipped (read from the service's history, read-only);
 * `/api/library` every scanned track on the valence/arousal plane, each mood's point, and
   `/api/track` why one track sits where it does (read from the scan cache, read-only).
 
@@ -28,6 +30,7 @@ from aiohttp import web
 from moodbox.appliance.control import MAX_LINE, ControlError, ask, parse
 from moodbox.config import Config
 from moodbox.web.auth import LoginLimiter, Sessions, read_hash, verify_password
+from moodbox.web.history_view import summary
 from moodbox.web.library_view import LibraryView
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class WebApp:
                 web.post("/api/command", self.command),
                 web.get("/api/library", self.library_points),
                 web.get("/api/track", self.track),
+                web.get("/api/history", self.history),
             ]
         )
         return app
@@ -209,6 +213,11 @@ class WebApp:
     async def library_points(self, request: web.Request) -> web.Response:
         data = await asyncio.get_running_loop().run_in_executor(None, self.library.points)
         return web.json_response(data)
+
+    async def history(self, request: web.Request) -> web.Response:
+        days = 7 if request.query.get("days") == "7" else 1
+        found = await asyncio.get_running_loop().run_in_executor(None, summary, self.cfg.history, days)
+        return web.json_response(found)
 
     async def track(self, request: web.Request) -> web.Response:
         file = request.query.get("file", "")

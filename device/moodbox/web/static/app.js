@@ -133,6 +133,47 @@ async function why(file, dot) {
     + `loudness ${m.loudness_lufs} LUFS, mode ${m.mode} (major +, minor −). Heard as: ${tags}.`;
 }
 
+const COLOURS = {
+  happy: "#f6b73c", sad: "#4a7bd8", angry: "#e0554d", fear: "#9b6bd6", disgust: "#5aa05a",
+  surprise: "#f08c3c", neutral: "#c9ccd1", away: "#3a4048",
+};
+
+async function days(count) {
+  document.querySelectorAll("button[data-days]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.days === String(count))));
+  const data = await (await fetch(`/api/history?days=${count}`)).json();
+  const line = $("timeline");
+  line.replaceChildren();
+  const rows = data.days || count;
+  const height = 18 * rows + 18;
+  line.setAttribute("viewBox", `0 0 1000 ${height}`);
+  for (let hour = 0; hour <= 24; hour += 6) {
+    svg("text", { x: hour * 40 + 20, y: height - 3, "text-anchor": hour === 0 ? "start" : hour === 24 ? "end" : "middle" }, line).textContent = `${hour}:00`;
+  }
+  for (const s of data.segments || []) {
+    const day = Math.floor((s.start - data.since) / 86400);
+    const from = (s.start - data.since) % 86400, to = Math.min(from + (s.end - s.start), 86400);
+    const bar = svg("rect", { x: 20 + from / 90, y: 18 * day + 2, width: Math.max((to - from) / 90, 1), height: 14,
+      fill: COLOURS[s.mood] || "#888" }, line);
+    svg("title", {}, bar).textContent = `${s.mood} ${clock(s.start)}–${clock(s.end)}`;
+  }
+  const total = Object.values(data.shares || {}).reduce((a, b) => a + b, 0);
+  const shares = $("shares");
+  shares.replaceChildren();
+  if (data.error) shares.textContent = data.error;
+  else if (!total) shares.textContent = "no moods recorded yet";
+  for (const [mood, seconds] of Object.entries(data.shares || {}).sort((a, b) => b[1] - a[1])) {
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = COLOURS[mood] || "#888";
+    shares.append(swatch, `${mood} ${Math.round((100 * seconds) / total)} %`);
+  }
+  const songs = data.songs || {};
+  $("songs").textContent = `${songs.played || 0} songs played to the end, ${songs.skipped || 0} skipped`;
+}
+
+document.querySelectorAll("button[data-days]").forEach((b) => b.addEventListener("click", () => days(Number(b.dataset.days))));
+
 fetch("/api/state").then((r) => r.json()).then((reply) => { if (reply.running) show(reply.state); });
 listen();
 music();
+days(1);
