@@ -43,7 +43,8 @@ class LibraryView:
             return None
         evidence = track["evidence"]
         tags = sorted(((k[4:], v) for k, v in evidence.items() if k.startswith("tag:")), key=lambda kv: -kv[1])
-        measured = {k: round(v, 3) for k, v in evidence.items() if not k.startswith("tag:")}
+        # The signal cues; the tagger's 200 inner units (nn:*) say nothing a person reads.
+        measured = {k: round(v, 3) for k, v in evidence.items() if not k.startswith(("tag:", "nn:"))}
         return {
             "file": file,
             "valence": track["valence"],
