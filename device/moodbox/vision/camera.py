@@ -294,6 +294,9 @@ class PiCamera:
         self._camera.close()
 
 
+FIRST_WARNING = 5.0  # seconds a camera that has not delivered yet may fail before a line says so
+
+
 class Reconnecting:
     """Keeps a live camera delivering: reopens it with backoff, gives up with one clear error."""
 
@@ -315,6 +318,7 @@ class Reconnecting:
         self._backoff = 0.0
         self._last_error = ""
         self._warned = ""  # the failure last logged, until the camera delivers again
+        self._delivered = False  # a first frame came: from then on a failure is an outage, said at once
         self.fps = 30.0
         self.reconnects = 0
 
@@ -326,7 +330,7 @@ class Reconnecting:
                 if self._warned:
                     log.info("camera %s delivers again after %.0f s", self.name, self._clock() - self._last_frame)
                     self._warned = ""
-                self._last_frame, self._backoff = self._clock(), 0.0
+                self._last_frame, self._backoff, self._delivered = self._clock(), 0.0, True
                 return frame
             silent = self._clock() - self._last_frame
             if silent >= self.give_up_after:
@@ -362,6 +366,10 @@ class Reconnecting:
         return frame
 
     def _warn(self, why: str) -> None:
+        # A camera that has not come up yet is said once it keeps failing for FIRST_WARNING s: one that comes up
+        # sooner needs no line, and one that gives up sooner (`moodbox watch 9`) is said by its error alone.
+        if not self._delivered and self._clock() - self._last_frame < FIRST_WARNING:
+            return
         if why != self._warned:  # once per outage and cause, not once per retry
             log.warning("camera %s failed (%s); retrying", self.name, why)
             self._warned = why
