@@ -23,6 +23,7 @@ from moodbox.history.writer import HistoryWriter
 from moodbox.playback.connection import MpdSettings
 from moodbox.playback.songs import SongEvent
 from moodbox.playback.worker import PlayerWorker
+from moodbox.vision.mood import Decision
 
 
 def writer(path, **settings):
@@ -303,3 +304,24 @@ def test_the_service_runs_on_without_a_usable_history_with_one_line(tmp_path, mp
     assert "mood happy" in out and "Traceback" not in out
     said = [line for line in out.splitlines() if "history" in line]
     assert len(said) == 1 and "history.path" in said[0] and "without history" in said[0], out
+
+
+def test_the_recorder_marks_away_and_back_and_keeps_moodboxs_error_lines(tmp_path):
+    path = tmp_path / "history.sqlite"
+    recorder = Recorder(HistorySettings(path=path), policy="match")
+    recorder.start()
+    try:
+        for t, mood in [(1.0, "happy"), (20.0, "away"), (40.0, "sad")]:
+            recorder.mood(Decision(t=t, mood=mood, confidence=0.75), locked=mood == "sad")
+        logging.getLogger("moodbox.playback.player").error("playlist 'x' for sad: No such playlist; create it")
+        logging.getLogger("moodbox.playback.player").warning("only a warning")
+        logging.getLogger("elsewhere").error("not ours")
+    finally:
+        recorder.close()
+    events = rows(path)
+    moods = [(e.mood, e.outcome, e.detail) for e in events if e.kind == "mood"]
+    assert moods == [("happy", None, {}), ("away", "away", {}), ("sad", "back", {"locked": True})]
+    errors = [e.detail for e in events if e.kind == "error"]
+    assert errors == [
+        {"message": "playlist 'x' for sad: No such playlist; create it", "logger": "moodbox.playback.player"}
+    ]
