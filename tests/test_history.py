@@ -132,7 +132,7 @@ def test_a_writer_killed_mid_write_loses_nothing_but_the_last_moment(tmp_path):
     db.close()
     events = rows(path)
     assert [e.detail["seq"] for e in events] == list(range(len(events)))  # nothing lost before the last commit
-    assert events[-1].t > killed - 2.0  # and the last commit was at most about a second before the kill
+    assert events[-1].t > killed - 2.5  # and the last commit was about a second before the kill (a busy machine: 2.5)
     w = writer(path)  # the next start carries on in the same file
     w.record("service", outcome="start")
     w.close()
@@ -252,8 +252,9 @@ def test_a_disabled_history_writes_nothing(tmp_path):
 PLAYLISTS = {mood: mood for mood in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 
 
-def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_path, mpd_server):
+def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_path, mpd_server_8s_songs):
     """The real chain: MPD -> PlayerWorker's song tracking -> the service's recorder -> the history file."""
+    mpd_server = mpd_server_8s_songs
     path = tmp_path / "history.sqlite"
     recorder = Recorder(HistorySettings(path=path), policy="uplift")
     started = threading.Event()
@@ -273,7 +274,7 @@ def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_
         c = mpd_server.client()
         c.next()  # as `mpc next` or a phone app would
         c.disconnect()
-        assert wait_for(lambda: any(e.outcome == "played" for e in songs(path)), timeout=20)  # read while written
+        assert wait_for(lambda: any(e.outcome == "played" for e in songs(path)), timeout=30)  # read while written
     finally:
         worker.close()
         recorder.close()
