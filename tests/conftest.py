@@ -65,6 +65,16 @@ def mpd_server_long_songs():
         yield sandbox
 
 
+@pytest.fixture
+def mpd_server_8s_songs():
+    """8 s songs: a skip at once is far from the song's end even on a busy machine, and the next song still ends
+    soon (a played-to-its-end after a skip)."""
+    from mpd_sandbox import MpdSandbox
+
+    with MpdSandbox(songs_per_mood=3, song_seconds=8) as sandbox:
+        yield sandbox
+
+
 def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
     """Poll `condition` until it returns something truthy; that value, or None on timeout."""
     import time

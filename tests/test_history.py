@@ -23,6 +23,7 @@ from moodbox.history.writer import HistoryWriter
 from moodbox.playback.connection import MpdSettings
 from moodbox.playback.songs import SongEvent
 from moodbox.playback.worker import PlayerWorker
+from moodbox.vision.mood import Decision
 
 
 def writer(path, **settings):
@@ -131,7 +132,7 @@ def test_a_writer_killed_mid_write_loses_nothing_but_the_last_moment(tmp_path):
     db.close()
     events = rows(path)
     assert [e.detail["seq"] for e in events] == list(range(len(events)))  # nothing lost before the last commit
-    assert events[-1].t > killed - 2.0  # and the last commit was at most about a second before the kill
+    assert events[-1].t > killed - 2.5  # and the last commit was about a second before the kill (a busy machine: 2.5)
     w = writer(path)  # the next start carries on in the same file
     w.record("service", outcome="start")
     w.close()
@@ -251,8 +252,9 @@ def test_a_disabled_history_writes_nothing(tmp_path):
 PLAYLISTS = {mood: mood for mood in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
 
 
-def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_path, mpd_server):
+def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_path, mpd_server_8s_songs):
     """The real chain: MPD -> PlayerWorker's song tracking -> the service's recorder -> the history file."""
+    mpd_server = mpd_server_8s_songs
     path = tmp_path / "history.sqlite"
     recorder = Recorder(HistorySettings(path=path), policy="uplift")
     started = threading.Event()
@@ -272,7 +274,7 @@ def test_a_song_skipped_with_next_and_one_played_to_its_end_are_recorded_so(tmp_
         c = mpd_server.client()
         c.next()  # as `mpc next` or a phone app would
         c.disconnect()
-        assert wait_for(lambda: any(e.outcome == "played" for e in songs(path)), timeout=20)  # read while written
+        assert wait_for(lambda: any(e.outcome == "played" for e in songs(path)), timeout=30)  # read while written
     finally:
         worker.close()
         recorder.close()
@@ -303,3 +305,24 @@ def test_the_service_runs_on_without_a_usable_history_with_one_line(tmp_path, mp
     assert "mood happy" in out and "Traceback" not in out
     said = [line for line in out.splitlines() if "history" in line]
     assert len(said) == 1 and "history.path" in said[0] and "without history" in said[0], out
+
+
+def test_the_recorder_marks_away_and_back_and_keeps_moodboxs_error_lines(tmp_path):
+    path = tmp_path / "history.sqlite"
+    recorder = Recorder(HistorySettings(path=path), policy="match")
+    recorder.start()
+    try:
+        for t, mood in [(1.0, "happy"), (20.0, "away"), (40.0, "sad")]:
+            recorder.mood(Decision(t=t, mood=mood, confidence=0.75), locked=mood == "sad")
+        logging.getLogger("moodbox.playback.player").error("playlist 'x' for sad: No such playlist; create it")
+        logging.getLogger("moodbox.playback.player").warning("only a warning")
+        logging.getLogger("elsewhere").error("not ours")
+    finally:
+        recorder.close()
+    events = rows(path)
+    moods = [(e.mood, e.outcome, e.detail) for e in events if e.kind == "mood"]
+    assert moods == [("happy", None, {}), ("away", "away", {}), ("sad", "back", {"locked": True})]
+    errors = [e.detail for e in events if e.kind == "error"]
+    assert errors == [
+        {"message": "playlist 'x' for sad: No such playlist; create it", "logger": "moodbox.playback.player"}
+    ]
