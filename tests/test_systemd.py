@@ -134,3 +134,24 @@ def test_web_unit_verifies_and_is_hardened(tmp_path):
     s = settings_of(WEB_UNIT)
     assert s["User"] == ["moodbox"] and s["PrivateDevices"] == ["yes"] and "SupplementaryGroups" not in s
     assert s["IPAddressAllow"] == [UNIT_ALLOWS] and s["ExecStart"][0].endswith(" web")
+
+
+def test_the_pages_scan_request_starts_the_library_unit(tmp_path):
+    """The page asks for a scan by writing in the state folder; the path unit starts the scan's own unit."""
+    from moodbox.music.library import LibrarySettings
+    from moodbox.music.scan_progress import request_path
+
+    path_unit = ROOT / "systemd" / "moodbox-library.path"
+    for name in ("moodbox-library.service", "moodbox-library.path"):
+        text = (ROOT / "systemd" / name).read_text()
+        (tmp_path / name).write_text(
+            text.replace("/opt/moodbox/venv/bin/moodbox", str(Path(sys.executable).parent / "moodbox"))
+        )
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "moodbox-library.path")], capture_output=True, text=True
+    )
+    assert verified.returncode == 0 and verified.stderr == "", verified.stderr
+    s = settings_of(path_unit)
+    assert s["PathModified"] == [str(request_path(LibrarySettings().cache))] and s["Unit"] == [
+        "moodbox-library.service"
+    ]

@@ -201,12 +201,12 @@ run systemctl restart moodbox-web.service
 
 note "nightly music library scan (moodbox-library.timer)"
 # The music tagger and mood head, found by moodbox.music in $PREFIX/models beside the venv.
-for name in moodbox-library.service moodbox-library.timer; do
+for name in moodbox-library.service moodbox-library.timer moodbox-library.path; do
     unit=$(sed "s|/opt/moodbox|$PREFIX|g; s|/etc/moodbox|$ETC|g" "$SRC/systemd/$name")
     if ((DRY_RUN)); then echo "+ write $UNIT_DIR/$name"; else printf '%s\n' "$unit" > "$UNIT_DIR/$name"; fi
 done
 run systemctl daemon-reload
-run systemctl enable --now moodbox-library.timer
+run systemctl enable --now moodbox-library.timer moodbox-library.path
 # The first scan at once (idle priority, resumable), so playlists.<mood>: auto has music early.
 run systemctl start --no-block moodbox-library.service
 

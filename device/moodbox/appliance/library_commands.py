@@ -21,6 +21,7 @@ from mpd.base import FailureResponseCode
 from moodbox.config import Config
 from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
 from moodbox.music.mood_playlists import plan
+from moodbox.music.scan_progress import ProgressFile, progress_path
 from moodbox.music.scancache import CacheError, ScanCache
 from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
 from moodbox.playback.stored_playlists import known_files, write
@@ -43,7 +44,9 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
         )
     try:
         root, within = root_and_within(args.folder, settings.music_dir)
-        progress = Progress()
+        whole = args.folder is None  # the whole library: its progress and places are the page's
+        reporter = ProgressFile(progress_path(settings.cache)) if whole else None
+        progress = Progress(report=reporter.update if reporter else None)
         # A cache that cannot be written fails here, in the first second: a scan that kept nothing would
         # analyse the whole library again every night and say all was well.
         cache = ScanCache(settings.cache, root)
@@ -64,8 +67,9 @@ def scan_command(args: argparse.Namespace, cfg: Config) -> int:
             except KeyboardInterrupt:
                 progress.note("interrupted: every track analysed so far is kept; run the scan again to resume")
                 raise
-            if args.folder is None:  # the whole library: where each track sits, for the web page
+            if reporter is not None:  # where each track sits, and that the scan is done, for the web page
                 cache.store_places((t.file, t.valence, t.arousal) for t in result.tracks)
+                reporter.finish(len(result.tracks))
     except (LibraryError, CacheError) as e:
         return _fail(str(e))
     if args.json:

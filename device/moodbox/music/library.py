@@ -112,8 +112,9 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
         tty: bool | None = None,
         every: float = 60.0,
+        report: Callable[[int, int], None] | None = None,
     ) -> None:
-        self.stream, self.clock, self.every = stream, clock, every
+        self.stream, self.clock, self.every, self.report = stream, clock, every, report
         self.tty = stream.isatty() if tty is None else tty
         self.total = self.done = 0
         self.started = self._last_line = 0.0
@@ -121,6 +122,8 @@ class Progress:
 
     def start(self, total: int) -> None:
         self.total, self.done = total, 0
+        if self.report:  # (done, total) for the web page's view: see scan_progress
+            self.report(0, total)
         self.started = self._last_line = self.clock()
         if not self.tty:
             self._print(f"analysing {total} tracks")
@@ -133,6 +136,8 @@ class Progress:
     def step(self) -> None:
         """One more file done."""
         self.done += 1
+        if self.report:
+            self.report(self.done, self.total)
         now = self.clock()
         if not self.tty and now - self._last_line >= self.every:
             self._last_line = now

@@ -9,6 +9,7 @@ user, and everything but the login needs the password (moodbox.web.auth). What i
 * `/api/command` the buttons' commands (CSRF token in a header), passed to the service;
 * `/api/history` today's or this week's moods over the hours, each mood's share, songs played and
   skipped (read from the service's history, read-only);
+* `/api/scan` how far the library scan is, and (POST) a scan now (moodbox-library.path starts it);
 * `/api/library` every scanned track on the valence/arousal plane, each mood's point, and
   `/api/track` why one track sits where it does (read from the scan cache, read-only).
 
@@ -29,6 +30,7 @@ from aiohttp import web
 
 from moodbox.appliance.control import MAX_LINE, ControlError, ask, parse
 from moodbox.config import Config
+from moodbox.music.scan_progress import progress_path, read_progress, request_scan
 from moodbox.web.auth import LoginLimiter, Sessions, read_hash, verify_password
 from moodbox.web.history_view import summary
 from moodbox.web.library_view import LibraryView
@@ -79,6 +81,8 @@ class WebApp:
                 web.get("/api/library", self.library_points),
                 web.get("/api/track", self.track),
                 web.get("/api/history", self.history),
+                web.get("/api/scan", self.scan_progress),
+                web.post("/api/scan", self.scan_now),
             ]
         )
         return app
@@ -218,6 +222,17 @@ class WebApp:
         days = 7 if request.query.get("days") == "7" else 1
         found = await asyncio.get_running_loop().run_in_executor(None, summary, self.cfg.history, days)
         return web.json_response(found)
+
+    async def scan_progress(self, request: web.Request) -> web.Response:
+        return web.json_response(read_progress(progress_path(self.cfg.library.cache)))
+
+    async def scan_now(self, request: web.Request) -> web.Response:
+        """Ask for a library scan: moodbox-library.path starts the scan unit when the request file changes."""
+        try:
+            request_scan(self.cfg.library.cache)
+        except OSError as e:
+            return web.json_response({"ok": False, "error": f"cannot ask for a scan: {e.strerror or e}"}, status=503)
+        return web.json_response({"ok": True})
 
     async def track(self, request: web.Request) -> web.Response:
         file = request.query.get("file", "")
