@@ -1,5 +1,0 @@
-import sys
-
-from moodbox.cli import main
-
-sys.exit(main())
