@@ -65,3 +65,18 @@ def read_verified(path: Path, restore: str, verify: bool = True) -> tuple[bytes,
             f"model file {path} does not match the sha256 in {meta_path.name} (damaged or replaced); {restore}"
         )
     return content, meta
+
+
+def interpreter(content: bytes, threads: int, path: Path, restore: str) -> Any:
+    """A LiteRT interpreter of the model's bytes, tensors allocated; ModelError (one line) if it is not one."""
+    from moodbox.base.native import native_stderr_silenced
+
+    interpreter_class = litert_interpreter()
+    try:
+        with native_stderr_silenced():  # TFLite prints its own lines about a file it cannot read
+            loaded = interpreter_class(model_content=content, num_threads=threads)
+            loaded.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"model file {path} is not a usable TFLite model ({reason}); {restore}") from None
+    return loaded

@@ -30,19 +30,17 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import sqlite3
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moodbox.base.sqlite_files import Foreign, recognise
 from moodbox.base.text import printable
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6D6F6F68  # "mooh": SQLite's header field saying this is a moodbox history (the scan cache: "mood")
-SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS events (
@@ -146,20 +144,12 @@ class HistoryStore:
     def _recognised(self) -> bool:
         """True for a history of ours, False for no file or an empty one; HistoryError for anything else."""
         try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-            raise self._not_ours("not a regular file")
-        if info.st_size == 0:
-            return False
-        with open(self.path, "rb") as f:
-            header = f.read(100)
-        if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
-            raise self._not_ours("not an SQLite database")
-        if int.from_bytes(header[68:72], "big") != APPLICATION_ID:
+            ours = recognise(self.path, APPLICATION_ID)
+        except Foreign as e:
+            raise self._not_ours(e.what) from None
+        if ours is False:
             raise self._not_ours("an SQLite database of another program")
-        return True
+        return bool(ours)
 
     def _not_ours(self, what: str) -> HistoryError:
         return HistoryError(

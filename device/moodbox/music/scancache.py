@@ -24,18 +24,18 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from moodbox.base.sqlite_files import Foreign, recognise
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6D6F6F64  # "mood": SQLite's header field that says which program's database this is
-SQLITE_MAGIC = b"SQLite format 3\x00"
 OUR_TABLES = {"tracks", "places"}
 MIN_FREE_BYTES = 4 << 20  # less free space than this beside the cache: the first rows would not fit
 SCHEMA = """
@@ -111,19 +111,11 @@ class ScanCache:
     def _recognised(self) -> bool:
         """True for a cache of ours (its header says so), False for an empty or new file; CacheError for others."""
         try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-            raise self._not_ours("not a regular file")
-        if info.st_size == 0:
-            return False
-        with open(self.path, "rb") as f:
-            header = f.read(100)
-        if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
-            raise self._not_ours("not an SQLite database")
-        if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
-            return True
+            ours = recognise(self.path, APPLICATION_ID)
+        except Foreign as e:
+            raise self._not_ours(e.what) from None
+        if ours is not False:
+            return bool(ours)
         # The id may still be in the WAL (set, not yet checkpointed), or the cache from before the id: ask SQLite.
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:

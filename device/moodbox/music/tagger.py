@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox.base.litert import ModelError, litert_interpreter, read_verified
-from moodbox.base.native import native_stderr_silenced
+from moodbox.base.litert import ModelError, interpreter, read_verified
 from moodbox.music import melspec
 
 RESTORE = "restore models/musicnn.tflite and models/musicnn.json together (rerun tools/install.sh)"
@@ -48,14 +47,7 @@ class MusicTagger:
             self.filterbank = melspec.filterbank(meta["mel_bands"], self.n_fft)
         except (ValueError, KeyError, TypeError) as e:
             raise ModelError(f"music model sidecar {sidecar} is unreadable ({e!r}); {RESTORE}") from None
-        interpreter_class = litert_interpreter()
-        try:
-            with native_stderr_silenced():
-                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
-                self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"music model {path} is not a usable TFLite model ({reason}); {RESTORE}") from None
+        self._interpreter = interpreter(content, threads, path, RESTORE)
         self._input = self._interpreter.get_input_details()[0]
         # the two outputs are told apart by their width (the converter does not keep their order)
         outputs = {int(out["shape"][-1]): out for out in self._interpreter.get_output_details()}

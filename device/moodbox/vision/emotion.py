@@ -19,9 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from moodbox.base.litert import ModelError, litert_interpreter, read_verified
+from moodbox.base.litert import ModelError, interpreter, read_verified
 from moodbox.base.moods import MOODS
-from moodbox.base.native import native_stderr_silenced
 
 LABELS = MOODS  # the labels emotion.json must name, once each
 RESTORE = "restore models/emotion.tflite and models/emotion.json together (rerun tools/install.sh)"
@@ -53,14 +52,7 @@ class EmotionClassifier:
             )
         content, meta = read_verified(path, RESTORE, verify)
         self.labels: tuple[str, ...] = _labels(path.with_suffix(".json"), meta["labels"]) if verify else LABELS
-        interpreter_class = litert_interpreter()
-        try:
-            with native_stderr_silenced():
-                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
-                self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"model file {path} is not a usable TFLite model ({reason}); {RESTORE}") from None
+        self._interpreter = interpreter(content, threads, path, RESTORE)
         inp = self._interpreter.get_input_details()
         out = self._interpreter.get_output_details()
         if len(inp) != 1 or len(out) != 1:

@@ -139,34 +139,7 @@ const COLOURS = {
 };
 
 async function days(count) {
-  function duration(seconds) {
-  const minutes = Math.round(seconds / 60);
-  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
-async function scan() {
-  const p = await (await fetch("/api/scan")).json();
-  let text;
-  if (p.state === "scanning") {
-    text = `Scanning: ${p.done} of ${p.total} tracks` + (p.eta_s != null ? `, about ${duration(p.eta_s)} left` : "");
-  } else if (p.state === "done") {
-    text = `Last scan ${new Date(p.finished * 1000).toLocaleString()}: ${p.tracks} tracks placed`;
-  } else if (p.state === "stopped") {
-    text = `The last scan stopped at ${p.done} of ${p.total}; the next one goes on from there`;
-  } else {
-    text = "Not scanned yet";
-  }
-  $("scan").textContent = text;
-  setTimeout(scan, p.state === "scanning" ? 3000 : 30000);
-}
-
-$("scannow").addEventListener("click", async () => {
-  const response = await fetch("/api/scan", { method: "POST", headers: { "X-CSRF-Token": csrf } });
-  const reply = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
-  $("scan").textContent = reply.ok ? "Scan asked for; it starts in a moment" : reply.error;
-});
-
-document.querySelectorAll("button[data-days]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.days === String(count))));
+  document.querySelectorAll("button[data-days]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.days === String(count))));
   const data = await (await fetch(`/api/history?days=${count}`)).json();
   const line = $("timeline");
   line.replaceChildren();
