@@ -46,6 +46,7 @@ import mpd
 from mpd.base import FailureResponseCode
 
 from moodbox.base.moods import AWAY
+from moodbox.base.text import printable
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
 from moodbox.playback.queue_edits import existing, list_playlist, load_shuffled, requeue
 from moodbox.playback.songs import SongTracker
@@ -392,7 +393,7 @@ def _problem(
     if not songs and not missing:
         return f"playlist '{name}' is empty"
     if missing:
-        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        shown = ", ".join(map(printable, missing[:3])) + (" ..." if len(missing) > 3 else "")
         return (
             f"playlist '{name}' names {len(missing)} song(s) MPD does not have ({shown}; "
             "mpc update if the files are there, else re-save the playlist)"
@@ -446,7 +447,7 @@ def _report_missing(
     if not missing:
         return
     ordered = sorted(said)
-    shown = ", ".join(ordered[:3]) + (f" and {len(ordered) - 3} more" if len(ordered) > 3 else "")
+    shown = ", ".join(map(printable, ordered[:3])) + (f" and {len(ordered) - 3} more" if len(ordered) > 3 else "")
     fix = "if the files are there, update MPD's database (mpc update); otherwise re-save the playlist without them"
     if playing:
         log.warning(
