@@ -5,12 +5,14 @@ this module plain tuples: (time, playlist, file, outcome). Here it is arithmetic
 
 * Evidence fades: each outcome counts 0.5 ** (age / half_life_days), so a song skipped a season
   ago is forgiven and the taste of this month counts most.
-* Shrinkage: a song's skip rate in a playlist is the posterior mean of a Beta prior centred on the
-  listener's own skip rate over everything (the base rate), worth `prior` plays, updated by that
-  song's decayed skips and plays there. Only what lies beyond one posterior standard deviation from
-  the base rate moves the song ("clearly above the listener's usual rate"), so a listener who skips
-  one song in ten at random moves the playlists by little more than chance, and a single skip is
-  not a verdict.
+* Shrinkage (empirical Bayes): a song's skip rate in a playlist is the posterior mean of a Beta
+  prior centred on the listener's own skip rate over everything (the base rate), updated by that
+  song's decayed skips and plays there. The prior's strength is fitted to the listener: from how
+  much songs' skip rates differ beyond what chance gives (method of moments on the beta-binomial).
+  A listener who skips one song in ten at random has songs that do not differ, so the prior is
+  worth hundreds of plays and the playlists barely move; one who skips what does not fit the mood
+  has songs that differ a lot, so a prior of a play or two and a couple of skips move a song.
+  `prior` is the least strength, however much songs seem to differ.
 * Sink and rise: a playlist is the tracks nearest its mood's point; the excess skip rate is added to
   a track's distance (times `sink`), so a skipped song drifts to the edge and out, and a song played
   through (a rate clearly below the base rate) is held in.
@@ -26,6 +28,7 @@ this module plain tuples: (time, playlist, file, outcome). Here it is arithmetic
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from moodbox.music.mood_playlists import share_size
 
 DAY = 86400.0
+MOST_PRIOR = 1000.0  # plays' worth: a listener whose skips say nothing about songs
 VERDICTS = ("skipped", "played")  # `cut` and `stopped` say nothing about the song
 
 
@@ -42,8 +46,10 @@ class FeedbackSettings:
 
     enabled: bool = True  # false: the playlists are the placement alone
     half_life_days: float = field(default=14.0, metadata={"min": 0.1, "max": 3650.0})  # evidence halves this often
-    prior: float = field(default=4.0, metadata={"min": 0.0, "max": 1000.0})  # plays' worth of belief in the base rate
-    sink: float = field(default=1.0, metadata={"min": 0.0, "max": 10.0})  # plane distance per unit of excess skip rate
+    prior: float = field(
+        default=1.0, metadata={"min": 0.0, "max": 1000.0}
+    )  # least plays' worth of belief in the base rate
+    sink: float = field(default=4.0, metadata={"min": 0.0, "max": 20.0})  # plane distance per unit of excess skip rate
     leave_after: float = field(default=3.0, metadata={"min": 0.5, "max": 1000.0})  # net skips that take a song out
     min_tracks: int = field(default=10, metadata={"min": 0, "max": 100000})  # feedback never shortens a list below
 
@@ -70,11 +76,36 @@ class Feedback:
 
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def base_rate(self) -> float:
+        """The listener's skip rate over everything heard (0 for one who never skips)."""
         skips = sum(t.skips for files in self.tallies.values() for t in files.values())
         heard = sum(t.heard for files in self.tallies.values() for t in files.values())
         return skips / heard if heard > 0 else 0.0
+
+    @functools.cached_property
+    def spread(self) -> float:
+        """How much songs' skip rates differ beyond chance (a method-of-moments estimate of the variance of
+        the per-song rates): 0 for a listener who skips at random, large for one who skips what does not fit."""
+        base = self.base_rate
+        tallies = [t for files in self.tallies.values() for t in files.values() if t.heard > 0]
+        heard = sum(t.heard for t in tallies)
+        if not tallies or heard <= 0:
+            return 0.0
+        observed = sum(t.heard * (t.skips / t.heard - base) ** 2 for t in tallies) / heard
+        chance = len(tallies) * base * (1.0 - base) / heard  # what binomial noise alone gives
+        return max(observed - chance, 0.0)
+
+    def strength(self, least: float) -> float:
+        """The Beta prior's strength in plays: fitted to the listener (empirical Bayes), at least `least`.
+
+        A Beta prior with mean b and strength M has variance b(1-b)/(M+1): the spread of this listener's
+        per-song rates gives M. A random skipper's songs do not differ, so M is large and a skip moves little.
+        """
+        base, spread = self.base_rate, self.spread
+        if spread <= 0 or base <= 0:
+            return MOST_PRIOR
+        return min(max(base * (1.0 - base) / spread - 1.0, least), MOST_PRIOR)
 
     def tally(self, playlist: str, file: str) -> Tally:
         return self.tallies.get(playlist, {}).get(file, Tally())
@@ -101,18 +132,15 @@ def gather(outcomes: Iterable[tuple[float, str, str, str]], now: float, half_lif
 
 
 def excess(tally: Tally, base_rate: float, prior: float) -> float:
-    """How far the song's skip rate lies clearly above (+) or below (-) the base rate; 0 within the noise.
+    """How far the song's skip rate lies above (+) or below (-) the listener's base rate.
 
-    The posterior mean of Beta(prior * base, prior * (1 - base)) after the tally, less the base rate,
-    shrunk towards 0 by one posterior standard deviation.
+    The posterior mean of a Beta prior centred on the base rate, worth `prior` plays, after the song's
+    decayed skips and plays, less the base rate: few plays say little, many say much.
     """
     n = tally.heard + prior
     if n <= 0 or tally.heard <= 0:
         return 0.0
-    rate = (tally.skips + prior * base_rate) / n
-    gap = rate - base_rate
-    noise = math.sqrt(rate * (1.0 - rate) / (n + 1.0))
-    return math.copysign(max(abs(gap) - noise, 0.0), gap)
+    return (tally.skips + prior * base_rate) / n - base_rate
 
 
 @dataclass(frozen=True)
@@ -129,8 +157,9 @@ class Verdict:
 def verdict(feedback: Feedback, playlist: str, file: str, settings: FeedbackSettings) -> Verdict:
     base = feedback.base_rate
     tally = feedback.tally(playlist, file)
-    here = excess(tally, base, settings.prior)
-    heard = [excess(files[file], base, settings.prior) for files in feedback.tallies.values() if file in files]
+    prior = feedback.strength(settings.prior)
+    here = excess(tally, base, prior)
+    heard = [excess(files[file], base, prior) for files in feedback.tallies.values() if file in files]
     everywhere = min(heard) if len(heard) >= 2 and min(heard) > 0 else 0.0
     shift = settings.sink * (here + everywhere) if base > 0 else 0.0
     left = base > 0 and here > 0 and tally.net_skips >= settings.leave_after
