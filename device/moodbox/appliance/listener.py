@@ -89,22 +89,30 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
     targets = settings.targets()
     alone = plan(tracks, targets, settings.playlist_size)
     learned = plan_with_feedback(tracks, targets, settings.playlist_size, feedback, settings.feedback)
+    held = [name for name in targets if file in learned[name]]
+    print(f"  in: {', '.join(held) if held else 'no mood playlist'}")
+    told = False
     for name in targets:
         judged = verdict(feedback, name, file, settings.feedback)
+        changed = (file in learned[name]) != (file in alone[name])
+        if judged.tally.heard <= 0 and judged.everywhere <= 0 and not changed:
+            continue
+        told = True
         where = "in" if file in learned[name] else "not in"
         before = "in" if file in alone[name] else "not in"
         line = f"  {name}: {where} it (placement alone: {before} it)"
-        if judged.tally.heard > 0 or judged.everywhere > 0:
-            line += f"; skipped {judged.tally.skips:.1f}, played {judged.tally.plays:.1f} (decayed)"
-            if judged.left:
-                line += f"; left it after {judged.tally.net_skips:.1f} net skips"
-            elif judged.shift > 0:
-                line += f"; sank {judged.shift:.2f}"
-            elif judged.shift < 0:
-                line += f"; rose {-judged.shift:.2f}"
-            if judged.everywhere > 0:
-                line += " (skipped in every mood it played in)"
+        line += f"; skipped {judged.tally.skips:.1f}, played {judged.tally.plays:.1f} (faded)"
+        if judged.left:
+            line += f"; left it after {judged.tally.net_skips:.1f} net skips"
+        elif judged.shift > 0:
+            line += f"; sank {judged.shift:.2f}"
+        elif judged.shift < 0:
+            line += f"; rose {-judged.shift:.2f}"
+        if judged.everywhere > 0:
+            line += " (skipped in every mood it played in)"
         print(line)
+    if not told:
+        print("  feedback changed nothing for this track: the placement alone")
     return 0
 
 
