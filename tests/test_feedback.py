@@ -182,3 +182,40 @@ def test_a_song_skipped_in_the_history_leaves_the_rewritten_playlist_and_why_say
     unknown = moodbox("--config", str(cfg), "library", "why", "no/such/song.flac")
     assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 1 and not unknown.stdout
     assert "no/such/song.flac is not in the scan" in unknown.stderr
+
+
+def test_the_history_is_read_per_written_playlist_and_a_foreign_file_is_one_note(tmp_path):
+    import dataclasses
+
+    from moodbox.appliance.listener import read_feedback
+    from moodbox.config import Config
+    from moodbox.history.settings import HistorySettings
+
+    path = tmp_path / "history.sqlite"
+    cfg = dataclasses.replace(Config(), history=HistorySettings(path=path))
+    assert read_feedback(cfg, NOW)[1].startswith("no listening history yet")
+    with HistoryStore(path) as store:
+        store.add(
+            [
+                Event(NOW - DAY, "song", "sad", "moodbox-sad-uplift", "uplift", "a.flac", "skipped"),
+                Event(NOW - DAY, "song", "sad", "sad", "match", "a.flac", "played"),  # a hand-made list: sad's own
+                Event(NOW - DAY, "song", None, None, None, "b.flac", "skipped"),  # not queued by moodbox: no mood
+                Event(NOW - DAY, "song", "happy", "moodbox-happy", "match", "b.flac", "cut"),  # no verdict
+                Event(NOW - DAY, "mood", "happy"),
+            ]
+        )
+    feedback, note = read_feedback(cfg, NOW)
+    assert note == ""
+    assert {p: set(files) for p, files in feedback.tallies.items()} == {
+        "moodbox-sad-uplift": {"a.flac"},
+        "moodbox-sad": {"a.flac"},
+    }
+    off = dataclasses.replace(cfg, library=dataclasses.replace(cfg.library, feedback=FeedbackSettings(enabled=False)))
+    nothing, said = read_feedback(off, NOW)
+    assert not nothing.tallies and said == ""
+
+    path.unlink()
+    path.write_bytes(b"not a history at all" * 100)
+    feedback, note = read_feedback(cfg, NOW)
+    assert not feedback.tallies and "not a moodbox history" in note and note.endswith("the placement alone")
+    assert len(note.splitlines()) == 1
