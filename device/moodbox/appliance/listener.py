@@ -47,7 +47,9 @@ def read_feedback(cfg: Config, now: float) -> tuple[Feedback, str]:
     settings = cfg.library
     if not settings.feedback.enabled:
         return Feedback(), ""
-    if not cfg.history.enabled or not cfg.history.path.is_file():
+    if not cfg.history.enabled:
+        return Feedback(), "history.enabled is false, so nothing is learnt: the playlists are the placement alone"
+    if not cfg.history.path.is_file():
         return Feedback(), "no listening history yet: the playlists are the placement alone"
     try:
         with HistoryStore(cfg.history.path, write=False) as store:
