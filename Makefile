@@ -113,6 +113,13 @@ music-head: setup-train
 evaluate-music: setup
 	$(BIN)/python tools/evaluate_music.py $(MUSIC_DEV)
 
+# Simulated listeners (the dev set's quadrants as taste; one hearing a genre as sad; a random 10 % skipper) live
+# 14 days of moods through the real playlist planning, history and feedback code; the first run scans the dev set
+# into a cache in /tmp (a few minutes on 2 cores). Prints the skip rate per day and the playlists' overlap.
+.PHONY: simulate-listener
+simulate-listener: setup
+	$(BIN)/python tools/simulate_listener.py --music $(MUSIC_DEV)
+
 # moodbox on the Pi's own stack (Debian 12 arm64: Python 3.11.2, numpy 1.24.2) under qemu-user for a
 # Pi 4 and a Pi 5 core, compared with this machine (tools/arm64_check.sh); root on x86 Debian 12.
 # Options pass through, e.g. make arm64-check ARM64_FLAGS="--cores cortex-a76 --full-suite none".

@@ -84,6 +84,12 @@ def _library_playlists(args: argparse.Namespace, cfg: config.Config) -> int:
     return playlists_command(args, cfg)
 
 
+def _library_why(args: argparse.Namespace, cfg: config.Config) -> int:
+    from moodbox.appliance.listener import why_command
+
+    return why_command(args, cfg)
+
+
 def _status(args: argparse.Namespace, cfg: config.Config) -> int:
     """`moodbox status [--json]`: asked of the running service over its control socket."""
     from moodbox.appliance.control import ControlError, ask
@@ -205,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         "playlists", parents=[common], help="write the moodbox-<mood> playlists to MPD from the scan"
     )
     playlists.set_defaults(run=_library_playlists)
+    why = actions.add_parser(
+        "why", parents=[common], help="where a track sits, from which cues, and what the listener's skips changed"
+    )
+    why.add_argument("file", metavar="FILE", help="the track as MPD names it (relative to library.music_dir)")
+    why.set_defaults(run=_library_why)
 
     status = commands.add_parser("status", parents=[common], help="what the running service is doing, asked of it")
     status.add_argument("--json", action="store_true", help="the service's state as one JSON object")

@@ -2,7 +2,8 @@
 
 `scan` runs moodbox.music.library over the music directory (or a folder) with the analysis of
 moodbox.music.musicmood and prints where each track sits. `playlists` places the cached analyses of
-the tracks MPD knows, plans one playlist per mood (moodbox.music.mood_playlists) and writes them
+the tracks MPD knows, plans one playlist per mood (moodbox.music.mood_playlists), moved by what
+the listener skipped and played through (moodbox.appliance.listener, moodbox.music.feedback), and writes them
 into MPD (moodbox.playback.stored_playlists) over the one connection path.
 """
 
@@ -13,14 +14,16 @@ import json
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 import mpd
 from mpd.base import FailureResponseCode
 
+from moodbox.appliance.listener import read_feedback
 from moodbox.config import Config
+from moodbox.music.feedback import plan_with_feedback
 from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
-from moodbox.music.mood_playlists import plan
 from moodbox.music.scan_progress import ProgressFile, progress_path
 from moodbox.music.scancache import CacheError, ScanCache
 from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
@@ -138,7 +141,11 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
             )
         points = musicmood.place([scored[file] for file in usable])
         tracks = [(file, v, a) for file, (v, a) in zip(usable, points, strict=True)]
-        playlists = plan(tracks, settings.targets(), settings.playlist_size)
+        # what the listener skipped and played through moves songs in (and out of) the written playlists only
+        feedback, note = read_feedback(cfg, time.time())
+        if note:
+            print(f"moodbox: {note}", file=sys.stderr)
+        playlists = plan_with_feedback(tracks, settings.targets(), settings.playlist_size, feedback, settings.feedback)
         client = open_client(cfg.mpd)
         try:
             write(client, playlists)

@@ -25,6 +25,7 @@ from typing import Protocol, TextIO
 
 from moodbox.base.moods import MOODS
 from moodbox.base.text import printable
+from moodbox.music.feedback import FeedbackSettings
 from moodbox.music.mood_playlists import (
     MOOD_POINTS,
     UPLIFT_POINTS,
@@ -57,6 +58,7 @@ class LibrarySettings:
     follow_outside_symlinks: bool = True  # as MPD's: links out of music_dir (never one back around it)
     moods: MoodPoints = field(default_factory=MoodPoints)  # where each mood sits (valence, arousal)
     uplift: UpliftPoints = field(default_factory=UpliftPoints)  # where `uplift.<mood>: auto` moves it
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)  # skips and play-throughs move songs
 
     def point(self, mood: str) -> tuple[float, float]:
         return self.moods.resolve(mood, MOOD_POINTS[mood])
