@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from make_clip import make_clip
 from test_service import HAPPY, SAD, grey, start, write_config
+from test_service_faults import Notifications
 
 from conftest import ROOT, wait_for
 from moodbox.appliance.control import ask
@@ -92,12 +93,22 @@ def appliance(tmp_path, mpd_server):
         [sys.executable, "-m", "moodbox", "--config", str(cfg), "library", "scan"], capture_output=True, text=True
     )
     assert scanned.returncode == 0, scanned.stderr
-    service, page = start(cfg), start_web(cfg)
+    systemd = Notifications(tmp_path / "notify.sock")  # systemd's side: the watchdog pings the service sends
+    service, page = start(cfg, env=systemd.env), start_web(cfg)
     url = f"http://127.0.0.1:{port}"
     try:
         assert wait_for(lambda: answers(url + "/login"), timeout=30)
-        yield {"url": url, "sock": sock, "service": service, "page": page, "cfg": cfg, "mpd": mpd_server}
+        yield {
+            "url": url,
+            "sock": sock,
+            "service": service,
+            "page": page,
+            "cfg": cfg,
+            "mpd": mpd_server,
+            "systemd": systemd,
+        }
     finally:
+        systemd.close()
         for process in (page, service):
             process.terminate()
             try:
@@ -224,6 +235,7 @@ def test_the_service_keeps_its_watchdog_fed_while_the_page_is_killed_restarted_o
     service keeps deciding and answering while its page is SIGKILLed, restarted and flooded with logins."""
     url, sock, page = appliance["url"], appliance["sock"], appliance["page"]
     assert wait_for(lambda: mood_of(sock) in ("happy", "sad"), timeout=60)
+    started = time.monotonic()
     page.send_signal(signal.SIGKILL)
     page.wait()
     assert ask(sock, {"cmd": "state"})["state"]["fps"] >= 0
@@ -237,5 +249,9 @@ def test_the_service_keeps_its_watchdog_fed_while_the_page_is_killed_restarted_o
         except urllib.error.HTTPError as e:
             refused += e.code == 429
     assert refused >= 20
+    ended = time.monotonic()
     assert appliance["service"].poll() is None  # the service ran on through all of it, answering
+    pings = [started, *appliance["systemd"].watchdog_times(started, ended), ended]
+    gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+    assert max(gaps) <= 2.0, f"largest gap between watchdog pings while the page was killed and flooded: {max(gaps)}"
     assert ask(sock, {"cmd": "state"})["state"]["camera"]["state"] in ("delivering frames", "no frame (retrying)")
