@@ -25,7 +25,7 @@ from moodbox.config import Config
 from moodbox.music.feedback import plan_with_feedback
 from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
 from moodbox.music.scan_progress import ProgressFile, progress_path
-from moodbox.music.scancache import CacheError, ScanCache
+from moodbox.music.scancache import CacheError, ScanCache, read_scored
 from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
 from moodbox.playback.stored_playlists import known_files, write
 
@@ -114,13 +114,10 @@ def _summary(result: ScanResult) -> str:
 def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
     """`moodbox library playlists`: the mood playlists from the cached scan, for the tracks MPD knows."""
     settings = cfg.library
-    if not settings.cache.is_file():
-        return _fail(f"no scan cache at {settings.cache}; run `moodbox library scan` first")
     from moodbox.music import musicmood
 
     try:
-        with ScanCache(settings.cache, settings.music_dir.resolve(), write=False) as cache:
-            scored = cache.scored(musicmood.ANALYSIS_VERSION)
+        scored = read_scored(settings.cache, settings.music_dir.resolve(), musicmood.ANALYSIS_VERSION)
     except CacheError as e:
         return _fail(str(e))
     if not scored:

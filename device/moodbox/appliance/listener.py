@@ -21,7 +21,7 @@ from moodbox.config import Config
 from moodbox.history.store import HistoryError, HistoryStore
 from moodbox.music.feedback import Feedback, gather, verdict
 from moodbox.music.library import LibrarySettings
-from moodbox.music.scancache import CacheError, ScanCache
+from moodbox.music.scancache import CacheError, read_scored
 
 HORIZON_HALF_LIVES = 12  # older evidence weighs under 1/4000: not read
 MOST_EVENTS = 2_000_000
@@ -64,11 +64,8 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
     from moodbox.music.explain import contributions
 
     settings, file = cfg.library, args.file
-    if not settings.cache.is_file():
-        return _fail(f"no scan cache at {settings.cache}; run `moodbox library scan` first")
     try:
-        with ScanCache(settings.cache, settings.music_dir.resolve(), write=False) as cache:
-            scored = cache.scored(musicmood.ANALYSIS_VERSION)
+        scored = read_scored(settings.cache, settings.music_dir.resolve(), musicmood.ANALYSIS_VERSION)
     except CacheError as e:
         return _fail(str(e))
     if file not in scored:

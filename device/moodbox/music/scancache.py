@@ -323,6 +323,15 @@ class ScanCache:
         return CacheError(f"scan cache {self.path} is unreadable ({e}); run `moodbox library scan` to rebuild it")
 
 
+def read_scored(path: Path, root: Path, version: str) -> dict[str, dict[str, float]]:
+    """File -> evidence a scan of `root` left in the cache at `path`, opened read-only; CacheError with the fix
+    when there is no cache to read."""
+    if not path.is_file():
+        raise CacheError(f"no scan cache at {path}; run `moodbox library scan` first")
+    with ScanCache(path, root, write=False) as cache:
+        return cache.scored(version)
+
+
 def _loads(text: str) -> dict[str, float] | None:
     """A row's evidence; None for a row a damaged page garbled (it is analysed again, not a traceback)."""
     try:
