@@ -96,20 +96,14 @@ def appliance(tmp_path, mpd_server):
     systemd = Notifications(tmp_path / "notify.sock")  # systemd's side: the watchdog pings the service sends
     service, page = start(cfg, env=systemd.env), start_web(cfg)
     url = f"http://127.0.0.1:{port}"
+    running = {"url": url, "sock": sock, "service": service, "page": page, "cfg": cfg, "mpd": mpd_server}
+    running["systemd"] = systemd
     try:
         assert wait_for(lambda: answers(url + "/login"), timeout=30)
-        yield {
-            "url": url,
-            "sock": sock,
-            "service": service,
-            "page": page,
-            "cfg": cfg,
-            "mpd": mpd_server,
-            "systemd": systemd,
-        }
+        yield running
     finally:
         systemd.close()
-        for process in (page, service):
+        for process in (running["page"], service):  # the page a test restarted, not only the first one
             process.terminate()
             try:
                 process.communicate(timeout=20)
