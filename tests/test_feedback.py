@@ -219,3 +219,85 @@ def test_the_history_is_read_per_written_playlist_and_a_foreign_file_is_one_note
     feedback, note = read_feedback(cfg, NOW)
     assert not feedback.tallies and "not a moodbox history" in note and note.endswith("the placement alone")
     assert len(note.splitlines()) == 1
+
+
+def test_skips_and_play_throughs_on_a_real_mpd_are_recorded_and_rewrite_the_playlist(mpd_server, tmp_path):
+    """The whole chain, nothing written by hand: the player steers a real MPD to moodbox-happy; one song is skipped
+    each time it comes up by another client's `next` (python-mpd2, as mpc or a phone app would), the others play to
+    their end; the service's recorder writes what MPD did to the history; `moodbox library playlists` rewrites the
+    playlist without the skipped song, and `moodbox library why` says so."""
+    from conftest import wait_for
+    from moodbox.appliance.recorder import Recorder
+    from moodbox.history.settings import HistorySettings
+    from moodbox.playback.connection import MpdSettings
+    from moodbox.playback.player import Player
+    from moodbox.playback.songs import SongEvent
+
+    music = mpd_server.root / "music"
+    history = tmp_path / "history.sqlite"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'cache.sqlite'}\n  playlist_size: 3\n"
+        f"history:\n  path: {history}\n"
+    )
+    assert moodbox("--config", str(cfg), "library", "scan").returncode == 0
+    assert moodbox("--config", str(cfg), "library", "playlists").returncode == 0
+    client = mpd_server.client()
+    try:
+        before = client.listplaylist(HAPPY)
+    finally:
+        client.disconnect()
+
+    recorder = Recorder(HistorySettings(path=history), policy="match")
+    recorder.start()
+    songs: list[SongEvent] = []
+
+    def record(event):
+        recorder.playback(event)
+        if isinstance(event, SongEvent):
+            songs.append(event)
+
+    player = Player(MpdSettings(host="127.0.0.1", port=mpd_server.port, transition="now"), {"happy": HAPPY}, seed=1)
+    player.songs.on_event = record
+    try:
+        player.follow("happy", why="mood happy (0.90)")
+        disliked = ""
+
+        def listen():  # the listener: skips the first song heard whenever it comes round, lets the rest play
+            nonlocal disliked
+            player.poll()
+            started = [e for e in songs if e.outcome == "started"]
+            if started and not disliked:
+                disliked = started[0].file
+            if started and started[-1].file == disliked and songs[-1].outcome == "started":
+                other = mpd_server.client()
+                try:
+                    other.next()
+                finally:
+                    other.disconnect()
+                player.poll()
+            skipped = [e for e in songs if e.outcome == "skipped"]
+            played = [e for e in songs if e.outcome == "played"]
+            return len(skipped) >= 2 and len(played) >= 3
+
+        assert wait_for(listen, timeout=60), [(e.file, e.outcome) for e in songs]
+    finally:
+        player.close()
+        recorder.close()
+    assert {e.file for e in songs if e.outcome == "skipped"} == {disliked}
+    assert disliked in before and {e.file for e in songs if e.outcome == "played"} == set(before) - {disliked}
+
+    again = moodbox("--config", str(cfg), "library", "playlists")
+    assert again.returncode == 0, again.stderr
+    client = mpd_server.client()
+    try:
+        after = client.listplaylist(HAPPY)
+    finally:
+        client.disconnect()
+    assert disliked not in after and len(after) == 3
+    assert set(before) - {disliked} < set(after)  # the songs played through stay
+
+    why = moodbox("--config", str(cfg), "library", "why", disliked)
+    (happy_line,) = [line for line in why.stdout.splitlines() if line.strip().startswith(f"{HAPPY}:")]
+    assert "not in it (placement alone: in it)" in happy_line and "skipped 2.0" in happy_line, why.stdout
