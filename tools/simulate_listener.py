@@ -147,14 +147,17 @@ def overlap(a: dict[str, list[str]], b: dict[str, list[str]]) -> float:
     return sum(shares) / len(shares)
 
 
-def misfit(playlists: dict[str, list[str]], hears: dict[str, str]) -> float:
-    """Share of the moods' playlists' tracks that do not fit the mood to this listener."""
-    shares = [
-        sum(hears.get(f) != QUADRANT[n.removeprefix(PREFIX)] for f in files) / len(files)
+def misfit(playlists: dict[str, list[str]], hears: dict[str, str]) -> dict[str, float]:
+    """Share of each mood's playlist's tracks that do not fit the mood to this listener."""
+    return {
+        n: sum(hears.get(f) != QUADRANT[n.removeprefix(PREFIX)] for f in files) / len(files)
         for n, files in playlists.items()
         if files
-    ]
-    return sum(shares) / len(shares)
+    }
+
+
+def mean(shares: dict[str, float]) -> float:
+    return sum(shares.values()) / len(shares)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,13 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="moodbox-sim-") as tmp:
         for kind in args.listeners.split(","):
-            days, smallest, shared, wrong, wrong_alone = [0.0] * args.days, 10**9, 0.0, 0.0, 0.0
+            days, smallest, shared = [0.0] * args.days, 10**9, 0.0
+            wrong: dict[str, float] = {}
+            wrong_alone: dict[str, float] = {}
             hears = heard_as(kind, args.genre, labels)
             for run in range(args.runs):
                 one = argparse.Namespace(**{**vars(args), "seed": args.seed + run})
                 rates, final, alone = live(kind, tracks, hears, one, Path(tmp) / str(run))
-                wrong += misfit(final, hears) / args.runs
-                wrong_alone += misfit(alone, hears) / args.runs
+                for into, shares in ((wrong, misfit(final, hears)), (wrong_alone, misfit(alone, hears))):
+                    for name, share in shares.items():
+                        into[name] = into.get(name, 0.0) + share / args.runs
                 days = [d + r / args.runs for d, r in zip(days, rates, strict=True)]
                 smallest = min(smallest, *(len(files) for files in final.values()))
                 shared += overlap(final, alone) / args.runs
@@ -195,9 +201,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  smallest playlist: {smallest} tracks; overlap with the placement alone: {shared:.2f}")
             if kind != "random":
                 print(
-                    f"  tracks that do not fit the mood to this listener: {wrong_alone:.0%} of the placement alone's "
-                    f"playlists, {wrong:.0%} after {args.days} days (fitting songs are skipped 10 % too: the floor)"
+                    f"  tracks that do not fit the mood to this listener: {mean(wrong_alone):.0%} of the placement "
+                    f"alone's playlists, {mean(wrong):.0%} after {args.days} days (fitting songs are skipped 10 % too: "
+                    "the floor)"
                 )
+                each = ", ".join(f"{n.removeprefix(PREFIX)} {wrong_alone[n]:.0%}->{wrong[n]:.0%}" for n in wrong)
+                print(f"  by playlist: {each}")
             if kind == "random":
                 print(f"  goal: overlap >= 0.90 (moves no more than noise): {'met' if shared >= 0.9 else 'NOT met'}")
                 ok &= shared >= 0.9
