@@ -82,6 +82,26 @@ def test_a_missing_usb_camera_a_bogus_yunet_file_and_no_mpd_are_one_line_each(tm
     assert parts["mpd"].startswith("FAIL mpd: MPD at 127.0.0.1:1 is unreachable")
 
 
+def test_a_hung_mpd_is_one_line_that_says_restart_it(tmp_path, mpd_server):
+    """A process that takes connections and answers nothing (SIGSTOP here; a deadlocked MPD looks the same)."""
+    import os
+    import signal
+
+    os.kill(mpd_server._process.pid, signal.SIGSTOP)
+    try:
+        result = check(
+            f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+            "  timeout: 1\n",
+            tmp_path,
+        )
+    finally:
+        os.kill(mpd_server._process.pid, signal.SIGCONT)
+    assert result.returncode == 1 and result.stderr == ""
+    line = lines_per_part(result)["mpd"]
+    assert line.startswith(f"FAIL mpd: MPD at 127.0.0.1:{mpd_server.port} does not answer (timed out)"), line
+    assert "restart it (sudo systemctl restart mpd)" in line
+
+
 def test_a_model_file_that_is_not_a_yunet_is_one_line_in_classify(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"detector:\n  kind: yunet\n  model: {ROOT / 'models' / 'emotion.tflite'}\n")

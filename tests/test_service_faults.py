@@ -70,7 +70,8 @@ def test_frozen_mpd_stalls_neither_the_watchdog_nor_sigterm(tmp_path, mpd_server
         os.kill(mpd_pid, signal.SIGSTOP)
         frozen = True
         frozen_at = time.monotonic()
-        time.sleep(8)  # past mpd.timeout (5 s): the player's thread is stuck in a read by now
+        # past two of mpd.timeout (5 s): the command's read, then the one reconnection at once, have timed out
+        time.sleep(12)
         asked = time.monotonic()
         out = stop(proc)
         exit_s = time.monotonic() - asked
@@ -88,6 +89,7 @@ def test_frozen_mpd_stalls_neither_the_watchdog_nor_sigterm(tmp_path, mpd_server
     assert exit_s <= 2.0, f"SIGTERM took {exit_s:.1f} s with MPD frozen"
     assert systemd.messages[-1] == "STOPPING=1"
     assert "Traceback" not in out
+    assert "does not answer (timed out); it takes connections but has hung: restart it" in out, out
 
 
 def test_mpd_down_at_boot_is_ready_with_mpd_in_status_then_plays_when_it_comes(tmp_path, mpd_server):

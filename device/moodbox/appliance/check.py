@@ -75,10 +75,7 @@ def _mpd_answers(cfg: Config) -> str:
     player = Player(cfg.mpd, cfg.playlist_for(), claim=False)  # looking, not steering: a running service is fine
     try:
         if not player.connect():
-            raise PlayerError(
-                f"MPD at {player.address} is unreachable ({player.last_error}); start it "
-                "(sudo systemctl start mpd) or fix mpd.host/mpd.port"
-            )
+            raise player.unusable()
         survey = player.survey()
     except mpd.CommandError as e:
         raise PlayerError(

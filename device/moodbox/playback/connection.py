@@ -18,6 +18,12 @@ Design notes, from how MPD and python-mpd2 behave in practice:
   `SUMMARY_EVERY` seconds ("still unreachable after 20 min (600 attempts)"),
   and its return is said once ("MPD at X is back after 42 s"): a month of a
   switched-off MPD is a few thousand lines, not millions.
+* An MPD that takes connections but answers nothing within `mpd.timeout` has
+  hung (Debian 12's MPD 0.23.12 can deadlock on a `next` that meets its decoder
+  opening the queued song; a stopped process looks the same). Starting it does
+  nothing then, so that line says to restart it. A timeout is told from a host
+  that is away by one plain TCP connect: the kernel completes it for a process
+  that listens, however stuck.
 * An MPD that refuses moodbox is a person's to fix, so it is one clear line
   naming the fix, never a traceback: a wrong `mpd.password` (ACK 3), or a
   password or permission missing (ACK 4; checked at each connect with MPD's
@@ -135,6 +141,20 @@ def dial(client: mpd.MPDClient, settings: MpdSettings) -> None:
         client.password(settings.password)
 
 
+def listens(settings: MpdSettings, timeout: float = 1.0) -> bool:
+    """True if something takes a plain connection at MPD's address (a timed-out MPD there has hung, not gone)."""
+    try:
+        if settings.host.startswith("/"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+                unix.settimeout(timeout)
+                unix.connect(settings.host)
+        else:
+            socket.create_connection((settings.host, settings.port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def refusal(error: mpd.CommandError, address: str) -> PlayerError:
     """MPD's refusal of a command as one line naming the fix."""
     if error.errno == FailureResponseCode.PASSWORD:
@@ -150,12 +170,16 @@ def refusal(error: mpd.CommandError, address: str) -> PlayerError:
     return PlayerError(f"MPD at {address} refused {error.command} ({error.msg})")
 
 
+RESTART = "it takes connections but has hung: restart it (sudo systemctl restart mpd)"
+START = "start it (sudo systemctl start mpd) or fix mpd.host/mpd.port"
+
+
 def unreachable(settings: MpdSettings, error: BaseException) -> PlayerError:
-    """An MPD that does not answer, as one line naming the fix."""
-    return PlayerError(
-        f"MPD at {settings.address} is unreachable ({error or type(error).__name__}); start it "
-        "(sudo systemctl start mpd) or fix mpd.host/mpd.port"
-    )
+    """An MPD we cannot use, as one line naming the fix: start one that is away, restart one that has hung."""
+    why = str(error) or type(error).__name__
+    if isinstance(error, TimeoutError) and listens(settings):
+        return PlayerError(f"MPD at {settings.address} does not answer ({why}); {RESTART}")
+    return PlayerError(f"MPD at {settings.address} is unreachable ({why}); {START}")
 
 
 def open_client(settings: MpdSettings) -> mpd.MPDClient:
@@ -208,6 +232,14 @@ class MpdConnection:
     @property
     def address(self) -> str:
         return self.settings.address
+
+    def unusable(self) -> PlayerError:
+        """Why MPD cannot be used now, as one line naming the fix (after a failed connect or command)."""
+        if self.problem is not None:
+            return self.problem
+        if self._trouble is not None and self._trouble.kind == "hung":
+            return PlayerError(f"MPD at {self.address} does not answer ({self.last_error}); {RESTART}")
+        return PlayerError(f"MPD at {self.address} is unreachable ({self.last_error or 'no answer'}); {START}")
 
     def connect(self) -> bool:
         """Connect now: True on success, False if MPD cannot be reached (retried with backoff later).
@@ -291,7 +323,11 @@ class MpdConnection:
         self._drop()
         self._backoff = min(max(self._backoff * 2, 0.5), 2.0)
         why = str(error) or type(error).__name__
-        self._troubled("unreachable", why, f"MPD at {self.address} unreachable ({why})", self._backoff, None)
+        was_hung = self._trouble is not None and self._trouble.kind == "hung"  # its backlog may fill: still hung
+        if isinstance(error, TimeoutError) and (was_hung or listens(self.settings)):
+            self._troubled("hung", why, f"MPD at {self.address} does not answer ({why})", self._backoff, None)
+        else:
+            self._troubled("unreachable", why, f"MPD at {self.address} unreachable ({why})", self._backoff, None)
 
     def refused(self, problem: PlayerError) -> None:
         """Hold off as for a refusal: said once, kept in `problem`, retried every RETRY_REFUSED seconds."""
@@ -324,7 +360,9 @@ class MpdConnection:
         now = self._clock()
         if not trouble.said:
             trouble.said, trouble.next_summary = True, now + self.SUMMARY_EVERY
-            if trouble.kind == "unreachable":
+            if trouble.kind == "hung":
+                log.log(trouble.level, "%s; %s; retrying", trouble.what, RESTART)
+            elif trouble.kind == "unreachable":
                 log.log(
                     trouble.level,
                     "%s; retrying every %.0f s and reporting every %.0f min until it is back; "
@@ -341,7 +379,9 @@ class MpdConnection:
                 trouble.level,
                 "MPD at %s %s after %s (%d attempts): %s",
                 self.address,
-                "still unreachable" if trouble.kind == "unreachable" else "still refusing moodbox",
+                {"unreachable": "still unreachable", "hung": "still not answering"}.get(
+                    trouble.kind, "still refusing moodbox"
+                ),
                 _duration(now - trouble.since),
                 trouble.attempts,
                 trouble.why,
@@ -350,7 +390,7 @@ class MpdConnection:
     def _back(self) -> None:
         trouble = self._trouble
         if trouble is not None and trouble.said:
-            again = "is back" if trouble.kind == "unreachable" else "lets moodbox steer again"
+            again = "is back" if trouble.kind in ("unreachable", "hung") else "lets moodbox steer again"
             log.info("MPD at %s %s after %s", self.address, again, _duration(self._clock() - trouble.since))
         # A reconnection (not the first connection) may find a restarted MPD: poll() looks at it afresh.
         self.reconnected = self._ever_connected

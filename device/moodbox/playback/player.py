@@ -141,6 +141,10 @@ class Player:
         """Connect now (see MpdConnection.connect): True, False while unreachable, PlayerError if refused."""
         return self.mpd.connect()
 
+    def unusable(self) -> PlayerError:
+        """Why MPD cannot be used now, as one line naming the fix."""
+        return self.mpd.unusable()
+
     def _safely(self, action: Callable[[], None]) -> None:
         """Run one of the service's calls; an MPD error that is neither lost nor refused is logged, not raised."""
         try:
@@ -355,9 +359,7 @@ class Player:
         """
         present = self.mpd.run(partial(existing, names=[n for names in self.playlists.values() for n in names]))
         if present is None:
-            if self.problem is not None:
-                raise self.problem
-            raise PlayerError(f"MPD at {self.address} is unreachable ({self.last_error}); start MPD or fix mpd.host")
+            raise self.mpd.unusable()
         listings: dict[str, tuple[list[str], list[str]]] = {}
         survey = {}
         for mood, names in self.playlists.items():
