@@ -90,8 +90,7 @@ def test_a_hung_mpd_is_one_line_that_says_restart_it(tmp_path, mpd_server):
     os.kill(mpd_server._process.pid, signal.SIGSTOP)
     try:
         result = check(
-            f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
-            "  timeout: 1\n",
+            f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n  timeout: 1\n",
             tmp_path,
         )
     finally:
