@@ -4,7 +4,11 @@ Each mood gets a playlist `<mood>` of a few songs under `music/<mood>/`. The
 songs are real WAV files, a chord per mood so they are told apart by ear,
 written with the standard library, so nothing beyond `mpd` itself is needed.
 MPD plays them into a `null` output: the queue, the timing and the songs
-advance exactly as on a Pi with speakers.
+advance exactly as on a Pi with speakers. MPD's buffer is set to its least
+(128 KiB, under 1.5 s of these songs), so its decoder reaches the next song
+near the end of the playing one, as with real tracks: with the whole song in
+the buffer it opens the queued song at once, and Debian 12's MPD 0.23.12 can
+deadlock when a `next` meets that (a test's skip right after a song starts).
 
     with MpdSandbox(song_seconds=8) as mpd:
         print(mpd.port)
@@ -38,7 +42,7 @@ CHORDS = {
     "surprise": (329.6, (0, 4, 8)),
     "neutral": (220.0, (0, 7, 12)),
 }
-RATE = 8000
+RATE = 44100  # CD rate: a few seconds of a song outlast MPD's least buffer, as real tracks do
 
 
 def free_port() -> int:
@@ -48,7 +52,7 @@ def free_port() -> int:
 
 
 def write_song(path: Path, root: float, intervals: tuple[int, ...], seconds: float, variant: int) -> None:
-    """A mono 8 kHz WAV: the mood's chord, one step higher per variant so each song sounds different."""
+    """A mono 44.1 kHz WAV: the mood's chord, one step higher per variant so each song sounds different."""
     t = np.arange(int(seconds * RATE)) / RATE
     fade = np.minimum(1.0, np.minimum(t * 4, (seconds - t) * 4))
     chord = sum(np.sin(2 * np.pi * root * 2 ** ((i + variant) / 12) * t) for i in intervals) / len(intervals)
@@ -112,6 +116,7 @@ class MpdSandbox:
             f'bind_to_address "{self.address}"\n'
             f'port "{self.port}"\n'
             'auto_update "no"\n'
+            'audio_buffer_size "128"\n'  # KiB, MPD's least: see the module's docstring
             f"{auth}"
             'audio_output {\n  type "null"\n  name "null"\n  mixer_type "software"\n}\n'
         )
