@@ -37,6 +37,27 @@ def test_follow_plays_and_the_snapshot_says_so(mpd_server):
         worker.close()
 
 
+def test_the_state_of_a_hung_mpd_says_restart_it_and_clears_when_it_answers(mpd_server):
+    """What `moodbox status` and the page show: for an MPD that takes connections but answers nothing, the fix."""
+    worker = PlayerWorker(settings(mpd_server, timeout=1.0), PLAYLISTS)
+    worker.start()
+    pid = mpd_server._process.pid
+    try:
+        worker.follow("happy")
+        assert wait_for(lambda: worker.state.playlist == "happy")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            hung = wait_for(lambda: "restart it" in worker.state.describe() and worker.state, timeout=15)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert hung and hung.hung and not hung.ok
+        assert hung.describe().startswith(f"MPD at 127.0.0.1:{mpd_server.port} does not answer (timed out)")
+        assert "sudo systemctl restart mpd" in hung.describe()
+        assert wait_for(lambda: worker.state.ok and not worker.state.hung, timeout=15)
+    finally:
+        worker.close()
+
+
 def test_requests_return_at_once_while_mpd_is_frozen_and_are_done_when_it_thaws(mpd_server):
     worker = PlayerWorker(settings(mpd_server), PLAYLISTS)
     worker.start()

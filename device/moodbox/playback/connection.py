@@ -233,11 +233,16 @@ class MpdConnection:
     def address(self) -> str:
         return self.settings.address
 
+    @property
+    def hung(self) -> bool:
+        """MPD takes connections but answered nothing within mpd.timeout, the last time we tried."""
+        return self._trouble is not None and self._trouble.kind == "hung"
+
     def unusable(self) -> PlayerError:
         """Why MPD cannot be used now, as one line naming the fix (after a failed connect or command)."""
         if self.problem is not None:
             return self.problem
-        if self._trouble is not None and self._trouble.kind == "hung":
+        if self.hung:
             return PlayerError(f"MPD at {self.address} does not answer ({self.last_error}); {RESTART}")
         return PlayerError(f"MPD at {self.address} is unreachable ({self.last_error or 'no answer'}); {START}")
 
@@ -323,8 +328,7 @@ class MpdConnection:
         self._drop()
         self._backoff = min(max(self._backoff * 2, 0.5), 2.0)
         why = str(error) or type(error).__name__
-        was_hung = self._trouble is not None and self._trouble.kind == "hung"  # its backlog may fill: still hung
-        if isinstance(error, TimeoutError) and (was_hung or listens(self.settings)):
+        if isinstance(error, TimeoutError) and (self.hung or listens(self.settings)):  # a full backlog: still hung
             self._troubled("hung", why, f"MPD at {self.address} does not answer ({why})", self._backoff, None)
         else:
             self._troubled("unreachable", why, f"MPD at {self.address} unreachable ({why})", self._backoff, None)

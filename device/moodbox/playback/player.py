@@ -137,6 +137,10 @@ class Player:
     def problem(self) -> PlayerError | None:
         return self.mpd.problem
 
+    @property
+    def hung(self) -> bool:
+        return self.mpd.hung
+
     def connect(self) -> bool:
         """Connect now (see MpdConnection.connect): True, False while unreachable, PlayerError if refused."""
         return self.mpd.connect()

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from moodbox.playback.connection import AnotherInstance, MpdSettings, PlayerError
+from moodbox.playback.connection import RESTART, AnotherInstance, MpdSettings, PlayerError
 from moodbox.playback.player import Player, candidates
 from moodbox.playback.songs import PlaybackEvent
 
@@ -51,6 +51,7 @@ class PlayerState:
     playlist: str | None = None
     song: str | None = None  # the song heard last, as MPD names it
     last_error: str = ""  # why MPD is unreachable, while it is
+    hung: bool = False  # MPD takes connections but answers nothing: restarting it is the fix
     problem: str = ""  # a reachable MPD that refuses us, with the fix, while it does
     fatal: PlayerError | None = None  # ends the run
 
@@ -68,6 +69,8 @@ class PlayerState:
             return f"playlist {self.playlist}" if self.playlist else "MPD connected, no mood playlist played yet"
         if not self.tried:
             return f"connecting to MPD at {self.address}"
+        if self.hung:
+            return f"MPD at {self.address} does not answer ({self.last_error}); {RESTART}; retrying"
         return f"MPD at {self.address} unreachable ({self.last_error or 'no answer'}); retrying"
 
 
@@ -164,6 +167,7 @@ class PlayerWorker:
             playlist=p.playlist,
             song=p.song,
             last_error=p.last_error,
+            hung=p.hung,
             problem=str(refusal) if refusal is not None else "",
             fatal=self._fatal,
         )
