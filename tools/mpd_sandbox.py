@@ -171,12 +171,18 @@ class MpdSandbox:
         return c
 
     def update(self) -> None:
-        """Rescan the music folder (mpc update) and wait until MPD is done."""
+        """Rescan the music folder (mpc update) and wait until MPD is done.
+
+        MPD scans at idle CPU priority: on a busy machine that is seconds (it was over 15 s beside two busy
+        processes on two cores), so this waits long and says so if it gives up, rather than leaving a test an
+        MPD that lacks songs."""
         c = self.client()
         try:
             c.update()
-            deadline = time.monotonic() + 15
-            while "updating_db" in c.status() and time.monotonic() < deadline:
+            deadline = time.monotonic() + 120
+            while "updating_db" in c.status():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("MPD's database update took over 120 s (it runs at idle CPU priority)")
                 time.sleep(0.05)
         finally:
             c.disconnect()
