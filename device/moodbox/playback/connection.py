@@ -174,12 +174,17 @@ RESTART = "it takes connections but has hung: restart it (sudo systemctl restart
 START = "start it (sudo systemctl start mpd) or fix mpd.host/mpd.port"
 
 
-def unreachable(settings: MpdSettings, error: BaseException) -> PlayerError:
+def away(address: str, why: str, hung: bool) -> PlayerError:
     """An MPD we cannot use, as one line naming the fix: start one that is away, restart one that has hung."""
-    why = str(error) or type(error).__name__
-    if isinstance(error, TimeoutError) and listens(settings):
-        return PlayerError(f"MPD at {settings.address} does not answer ({why}); {RESTART}")
-    return PlayerError(f"MPD at {settings.address} is unreachable ({why}); {START}")
+    if hung:
+        return PlayerError(f"MPD at {address} does not answer ({why}); {RESTART}")
+    return PlayerError(f"MPD at {address} is unreachable ({why}); {START}")
+
+
+def unreachable(settings: MpdSettings, error: BaseException) -> PlayerError:
+    """`away` for a connection error: a timeout where MPD's port still takes connections is a hung MPD."""
+    hung = isinstance(error, TimeoutError) and listens(settings)
+    return away(settings.address, str(error) or type(error).__name__, hung)
 
 
 def open_client(settings: MpdSettings) -> mpd.MPDClient:
@@ -242,9 +247,7 @@ class MpdConnection:
         """Why MPD cannot be used now, as one line naming the fix (after a failed connect or command)."""
         if self.problem is not None:
             return self.problem
-        if self.hung:
-            return PlayerError(f"MPD at {self.address} does not answer ({self.last_error}); {RESTART}")
-        return PlayerError(f"MPD at {self.address} is unreachable ({self.last_error or 'no answer'}); {START}")
+        return away(self.address, self.last_error or "no answer", self.hung)
 
     def connect(self) -> bool:
         """Connect now: True on success, False if MPD cannot be reached (retried with backoff later).

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from moodbox.playback.connection import RESTART, AnotherInstance, MpdSettings, PlayerError
+from moodbox.playback.connection import AnotherInstance, MpdSettings, PlayerError, away
 from moodbox.playback.player import Player, candidates
 from moodbox.playback.songs import PlaybackEvent
 
@@ -70,7 +70,7 @@ class PlayerState:
         if not self.tried:
             return f"connecting to MPD at {self.address}"
         if self.hung:
-            return f"MPD at {self.address} does not answer ({self.last_error}); {RESTART}; retrying"
+            return f"{away(self.address, self.last_error, hung=True)}; retrying"
         return f"MPD at {self.address} unreachable ({self.last_error or 'no answer'}); retrying"
 
 
