@@ -84,17 +84,11 @@ def test_a_missing_usb_camera_a_bogus_yunet_file_and_no_mpd_are_one_line_each(tm
 
 def test_a_hung_mpd_is_one_line_that_says_restart_it(tmp_path, mpd_server):
     """A process that takes connections and answers nothing (SIGSTOP here; a deadlocked MPD looks the same)."""
-    import os
-    import signal
-
-    os.kill(mpd_server._process.pid, signal.SIGSTOP)
-    try:
+    with mpd_server.frozen():
         result = check(
             f"camera:\n  source: {FACES / 'happy'}\nmpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n  timeout: 1\n",
             tmp_path,
         )
-    finally:
-        os.kill(mpd_server._process.pid, signal.SIGCONT)
     assert result.returncode == 1 and result.stderr == ""
     line = lines_per_part(result)["mpd"]
     assert line.startswith(f"FAIL mpd: MPD at 127.0.0.1:{mpd_server.port} does not answer (timed out)"), line

@@ -130,16 +130,23 @@ def moodbox(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "moodbox", *args], capture_output=True, text=True, cwd=ROOT)
 
 
-def test_a_song_skipped_in_the_history_leaves_the_rewritten_playlist_and_why_says_so(mpd_server, tmp_path):
-    music = mpd_server.root / "music"
+def scanned_library(mpd_server, tmp_path):
+    """A config for the sandbox MPD's music (3-track playlists, a history file of the test's own), and its scan done
+    by `moodbox library scan`: the config's path and the history's."""
     history = tmp_path / "history.sqlite"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
-        f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'cache.sqlite'}\n  playlist_size: 3\n"
+        f"library:\n  music_dir: {mpd_server.root / 'music'}\n  cache: {tmp_path / 'cache.sqlite'}\n"
+        "  playlist_size: 3\n"
         f"history:\n  path: {history}\n"
     )
     assert moodbox("--config", str(cfg), "library", "scan").returncode == 0
+    return cfg, history
+
+
+def test_a_song_skipped_in_the_history_leaves_the_rewritten_playlist_and_why_says_so(mpd_server, tmp_path):
+    cfg, history = scanned_library(mpd_server, tmp_path)
     first = moodbox("--config", str(cfg), "library", "playlists")
     assert first.returncode == 0, first.stderr
     assert "no listening history yet" in first.stderr
@@ -233,15 +240,7 @@ def test_skips_and_play_throughs_on_a_real_mpd_are_recorded_and_rewrite_the_play
     from moodbox.playback.player import Player
     from moodbox.playback.songs import SongEvent
 
-    music = mpd_server.root / "music"
-    history = tmp_path / "history.sqlite"
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
-        f"library:\n  music_dir: {music}\n  cache: {tmp_path / 'cache.sqlite'}\n  playlist_size: 3\n"
-        f"history:\n  path: {history}\n"
-    )
-    assert moodbox("--config", str(cfg), "library", "scan").returncode == 0
+    cfg, history = scanned_library(mpd_server, tmp_path)
     assert moodbox("--config", str(cfg), "library", "playlists").returncode == 0
     client = mpd_server.client()
     try:

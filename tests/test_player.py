@@ -557,19 +557,12 @@ def test_after_song_says_the_new_playlist_is_queued_while_the_old_song_plays(mpd
 def test_a_hung_mpd_is_told_from_one_that_is_away_and_the_line_says_restart_it(mpd_server, caplog):
     """An MPD that takes connections but answers nothing (stopped here with SIGSTOP; Debian 12's MPD 0.23.12 can
     deadlock so) is not helped by `systemctl start`: the line says restart. One that is down still says start."""
-    import os
-    import signal
-
     caplog.set_level(logging.INFO, logger="moodbox.playback")
     player = Player(MpdSettings(host="127.0.0.1", port=mpd_server.port, timeout=1.0), PLAYLISTS, seed=1)
     player.follow("happy")
-    pid = mpd_server._process.pid
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with mpd_server.frozen():
         player.poll()
         assert wait_for(lambda: player_warnings(caplog), timeout=15)
-    finally:
-        os.kill(pid, signal.SIGCONT)
     (hung,) = player_warnings(caplog)
     assert hung.startswith(f"MPD at 127.0.0.1:{mpd_server.port} does not answer (timed out)")
     assert "restart it (sudo systemctl restart mpd)" in hung and "systemctl start" not in hung

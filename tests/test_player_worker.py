@@ -1,8 +1,6 @@
 """PlayerWorker against a real MPD: requests return at once, the snapshot tells the truth, settings change live."""
 
 import dataclasses
-import os
-import signal
 import time
 
 from conftest import wait_for
@@ -41,15 +39,11 @@ def test_the_state_of_a_hung_mpd_says_restart_it_and_clears_when_it_answers(mpd_
     """What `moodbox status` and the page show: for an MPD that takes connections but answers nothing, the fix."""
     worker = PlayerWorker(settings(mpd_server, timeout=1.0), PLAYLISTS)
     worker.start()
-    pid = mpd_server._process.pid
     try:
         worker.follow("happy")
         assert wait_for(lambda: worker.state.playlist == "happy")
-        os.kill(pid, signal.SIGSTOP)
-        try:
+        with mpd_server.frozen():
             hung = wait_for(lambda: "restart it" in worker.state.describe() and worker.state, timeout=15)
-        finally:
-            os.kill(pid, signal.SIGCONT)
         assert hung and hung.hung and not hung.ok
         assert hung.describe().startswith(f"MPD at 127.0.0.1:{mpd_server.port} does not answer (timed out)")
         assert "sudo systemctl restart mpd" in hung.describe()
@@ -61,19 +55,15 @@ def test_the_state_of_a_hung_mpd_says_restart_it_and_clears_when_it_answers(mpd_
 def test_requests_return_at_once_while_mpd_is_frozen_and_are_done_when_it_thaws(mpd_server):
     worker = PlayerWorker(settings(mpd_server), PLAYLISTS)
     worker.start()
-    pid = mpd_server._process.pid
     try:
         worker.follow("happy")
         assert wait_for(lambda: worker.state.playlist == "happy")
-        os.kill(pid, signal.SIGSTOP)
-        try:
+        with mpd_server.frozen():
             time.sleep(1)  # the worker is now stuck in a poll
             worker.follow("sad")
             worker.skip()
             state = worker.state  # readable at once
             assert state.playlist == "happy"
-        finally:
-            os.kill(pid, signal.SIGCONT)
         assert wait_for(lambda: playing(mpd_server, "sad"), timeout=20)
     finally:
         worker.close()

@@ -16,17 +16,22 @@ deadlock when a `next` meets that (a test's skip right after a song starts).
 For the hostile cases: `password=` and `default_permissions=` (written to
 mpd.conf at each start(), so a test can change them and restart MPD),
 `remove_song()` (a tidied library under a stored playlist), `write_playlist()`,
-and `kill()` / `start()` (a crash and a restart on the same port).
+`kill()` / `start()` (a crash and a restart on the same port), and `frozen()`
+(a hung MPD).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +198,17 @@ class MpdSandbox:
             self._process.kill()
             self._process.wait()
             self._process = None
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """MPD stopped (SIGSTOP) inside the block, running again after it: it takes connections and answers
+        nothing, as a hung MPD does."""
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self._process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         if self._process is not None:
