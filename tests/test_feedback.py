@@ -4,8 +4,11 @@ a real history file through `moodbox library playlists` to a real MPD's rewritte
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
+import time
 
 from conftest import ROOT
 from moodbox.history.store import Event, HistoryStore
@@ -189,6 +192,52 @@ def test_a_song_skipped_in_the_history_leaves_the_rewritten_playlist_and_why_say
     unknown = moodbox("--config", str(cfg), "library", "why", "no/such/song.flac")
     assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 1 and not unknown.stdout
     assert "no/such/song.flac is not in the scan" in unknown.stderr
+
+
+def test_a_neutral_mood_skipped_on_its_sad_side_moves_and_playlists_and_why_say_so(tmp_path):
+    """A listener whose neutral is calm and content: every song of a 56-song library heard in neutral on four days,
+    those far from the brightest, calmest songs skipped. `library playlists` moves neutral's point there and says so;
+    its playlist is then songs played through, and `why` names the move for a song that came in by it."""
+    from mpd_sandbox import MpdSandbox
+
+    with MpdSandbox(songs_per_mood=8, song_seconds=4) as sandbox:
+        _moves_neutral(sandbox, tmp_path)
+
+
+def _moves_neutral(mpd_server, tmp_path):
+    cfg, history = scanned_library(mpd_server, tmp_path)
+    scan = moodbox("--config", str(cfg), "library", "scan", "--json")
+    places = {t["file"]: (t["valence"], t["arousal"]) for t in map(json.loads, scan.stdout.splitlines()) if "file" in t}
+    content = sorted(places, key=lambda f: places[f][1] - places[f][0])[:5]  # bright and calm
+    truth = (sum(places[f][0] for f in content) / 5, sum(places[f][1] for f in content) / 5)
+    liked = {f for f in places if math.dist(places[f], truth) <= 0.5}
+    assert 3 <= len(liked) < len(places) - 5
+    now = time.time()
+    events = [
+        Event(now - day * DAY, "song", "neutral", "moodbox-neutral", "match", f, "played" if f in liked else "skipped")
+        for day in range(1, 5)
+        for f in places
+    ]
+    with HistoryStore(history) as store:
+        store.add(events)
+
+    alone = plan([(f, v, a) for f, (v, a) in places.items()], {"n": (0.0, -0.2)}, 3)["n"]
+    written = moodbox("--config", str(cfg), "library", "playlists")
+    assert written.returncode == 0, written.stderr
+    (moved,) = [line for line in written.stdout.splitlines() if line.startswith("moodbox-neutral: around ")]
+    assert "for this listener (configured valence +0.00, arousal -0.20), from the skips" in moved
+    client = mpd_server.client()
+    try:
+        neutral = client.listplaylist("moodbox-neutral")
+    finally:
+        client.disconnect()
+    assert set(neutral) <= liked and set(neutral) != set(alone)
+    assert not any(line.startswith("moodbox-happy: around") for line in written.stdout.splitlines())
+
+    (newcomer,) = sorted(set(neutral) - set(alone))[:1]
+    why = moodbox("--config", str(cfg), "library", "why", newcomer)
+    (line,) = [line for line in why.stdout.splitlines() if line.strip().startswith("moodbox-neutral:")]
+    assert "in it (placement alone: not in it)" in line and "moved the mood's point to valence" in line
 
 
 def test_the_history_is_read_per_written_playlist_and_a_foreign_file_is_one_note(tmp_path):

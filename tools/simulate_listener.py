@@ -40,9 +40,10 @@ from moodbox.appliance.listener import read_feedback  # noqa: E402
 from moodbox.config import Config  # noqa: E402
 from moodbox.history.settings import HistorySettings  # noqa: E402
 from moodbox.history.store import Event, HistoryStore  # noqa: E402
-from moodbox.music.feedback import FeedbackSettings, plan_with_feedback  # noqa: E402
+from moodbox.music.feedback import FeedbackSettings  # noqa: E402
 from moodbox.music.library import LibrarySettings, Progress, scan  # noqa: E402
 from moodbox.music.mood_playlists import PREFIX, plan  # noqa: E402
+from moodbox.music.mood_points import plan_learned  # noqa: E402
 from moodbox.music.scancache import ScanCache  # noqa: E402
 
 DAY = 86400.0
@@ -117,7 +118,7 @@ def live(
         for day in range(args.days):
             now = START + day * DAY
             feedback, _ = read_feedback(cfg, now)  # the night's `moodbox library playlists`, from the real history
-            playlists = plan_with_feedback(tracks, targets, settings.playlist_size, feedback, settings.feedback)
+            playlists, _ = plan_learned(tracks, targets, settings.playlist_size, feedback, settings.feedback)
             skipped = heard = 0
             events = []
             for session, mood in enumerate(rng.sample(DAY_OF_MOODS, len(DAY_OF_MOODS))):

@@ -3,8 +3,9 @@
 `scan` runs moodbox.music.library over the music directory (or a folder) with the analysis of
 moodbox.music.musicmood and prints where each track sits. `playlists` places the cached analyses of
 the tracks MPD knows, plans one playlist per mood (moodbox.music.mood_playlists), moved by what
-the listener skipped and played through (moodbox.appliance.listener, moodbox.music.feedback), and writes them
-into MPD (moodbox.playback.stored_playlists) over the one connection path.
+the listener skipped and played through (moodbox.appliance.listener, moodbox.music.feedback, and each
+mood's point where the skips put it, moodbox.music.mood_points), and writes them into MPD
+(moodbox.playback.stored_playlists) over the one connection path.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from mpd.base import FailureResponseCode
 
 from moodbox.appliance.listener import read_feedback
 from moodbox.config import Config
-from moodbox.music.feedback import plan_with_feedback
 from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
+from moodbox.music.mood_points import plan_learned
 from moodbox.music.scan_progress import ProgressFile, progress_path
 from moodbox.music.scancache import CacheError, ScanCache, read_scored
 from moodbox.playback.connection import CONNECTION_ERRORS, PlayerError, close_quietly, open_client, refusal
@@ -136,13 +137,14 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
                 f"none of the {len(scored)} analysed tracks is in MPD's database; set library.music_dir to MPD's "
                 "music_directory, or update MPD's database (mpc update)"
             )
-        points = musicmood.place([scored[file] for file in usable])
-        tracks = [(file, v, a) for file, (v, a) in zip(usable, points, strict=True)]
+        places = musicmood.place([scored[file] for file in usable])
+        tracks = [(file, v, a) for file, (v, a) in zip(usable, places, strict=True)]
         # what the listener skipped and played through moves songs in (and out of) the written playlists only
         feedback, note = read_feedback(cfg, time.time())
         if note:
             print(f"moodbox: {note}", file=sys.stderr)
-        playlists = plan_with_feedback(tracks, settings.targets(), settings.playlist_size, feedback, settings.feedback)
+        targets = settings.targets()
+        playlists, points = plan_learned(tracks, targets, settings.playlist_size, feedback, settings.feedback)
         client = open_client(cfg.mpd)
         try:
             write(client, playlists)
@@ -160,7 +162,14 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
     if missing:
         line += f"; {missing} analysed tracks are not in MPD's database yet (mpc update)"
     print(line)
+    for name, point in points.items():
+        if point != targets[name]:
+            print(f"{name}: around {_at(point)} for this listener (configured {_at(targets[name])}), from the skips")
     return 0
+
+
+def _at(point: tuple[float, float]) -> str:
+    return f"valence {point[0]:+.2f}, arousal {point[1]:+.2f}"
 
 
 def _fail(message: str) -> int:

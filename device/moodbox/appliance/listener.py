@@ -82,18 +82,19 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
         print(f"  feedback: {note}")
     print(f"  listener's base skip rate: {feedback.base_rate:.0%}")
     tracks = [(f, v, a) for f, (v, a) in places.items()]
-    from moodbox.music.feedback import plan_with_feedback
     from moodbox.music.mood_playlists import plan
+    from moodbox.music.mood_points import plan_learned
 
     targets = settings.targets()
     alone = plan(tracks, targets, settings.playlist_size)
-    learned = plan_with_feedback(tracks, targets, settings.playlist_size, feedback, settings.feedback)
+    learned, points = plan_learned(tracks, targets, settings.playlist_size, feedback, settings.feedback)
     held = [name for name in targets if file in learned[name]]
     print(f"  in: {', '.join(held) if held else 'no mood playlist'}")
     told = False
     for name in targets:
         judged = verdict(feedback, name, file, settings.feedback)
         changed = (file in learned[name]) != (file in alone[name])
+        moved = points[name] != targets[name]
         if judged.tally.heard <= 0 and judged.everywhere <= 0 and not changed:
             continue
         told = True
@@ -109,6 +110,9 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
             line += f"; rose {-judged.shift:.2f}"
         if judged.everywhere > 0:
             line += " (skipped in every mood it played in)"
+        if moved and changed:
+            v, a = points[name]
+            line += f"; the listener's skips moved the mood's point to valence {v:+.2f}, arousal {a:+.2f}"
         print(line)
     if not told:
         print("  feedback changed nothing for this track: the placement alone")

@@ -52,6 +52,10 @@ class FeedbackSettings:
     sink: float = field(default=4.0, metadata={"min": 0.0, "max": 20.0})  # plane distance per unit of excess skip rate
     leave_after: float = field(default=3.0, metadata={"min": 0.5, "max": 1000.0})  # net skips that take a song out
     min_tracks: int = field(default=10, metadata={"min": 0, "max": 100000})  # feedback never shortens a list below
+    move_points: bool = True  # false: each mood keeps its configured point (moodbox.music.mood_points)
+    point_spread: float = field(
+        default=0.3, metadata={"min": 0.05, "max": 2.0}
+    )  # how far (plane units) a listener's mood is expected to lie from its configured point
 
 
 @dataclass
