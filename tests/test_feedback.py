@@ -14,6 +14,7 @@ from conftest import ROOT
 from moodbox.history.store import Event, HistoryStore
 from moodbox.music.feedback import FeedbackSettings, gather, plan_with_feedback, verdict, weight
 from moodbox.music.mood_playlists import plan
+from moodbox.music.scancache import ScanCache
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -226,6 +227,9 @@ def _moves_neutral(mpd_server, tmp_path):
     assert written.returncode == 0, written.stderr
     (moved,) = [line for line in written.stdout.splitlines() if line.startswith("moodbox-neutral: around ")]
     assert "for this listener (configured valence +0.00, arousal -0.20), from the skips" in moved
+    with ScanCache(tmp_path / "cache.sqlite", (mpd_server.root / "music").resolve(), write=False) as cache:
+        (stored,) = cache.mood_points().items()  # for the page's plane
+    assert stored[0] == "moodbox-neutral" and moved.startswith(f"moodbox-neutral: around valence {stored[1][0]:+.2f}")
     client = mpd_server.client()
     try:
         neutral = client.listplaylist("moodbox-neutral")

@@ -249,3 +249,39 @@ def test_the_service_keeps_its_watchdog_fed_while_the_page_is_killed_restarted_o
     gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
     assert max(gaps) <= 2.0, f"largest gap between watchdog pings while the page was killed and flooded: {max(gaps)}"
     assert ask(sock, {"cmd": "state"})["state"]["camera"]["state"] in ("delivering frames", "no frame (retrying)")
+
+
+def test_the_plane_shows_where_the_listeners_skips_moved_a_mood(browser, tmp_path, mpd_server):
+    """`moodbox library playlists` stores the mood points the skips moved in the scan cache; the page draws each
+    moved ring where it now gathers songs, a line from where it was set, and names the moved moods."""
+    from selenium.webdriver.common.by import By
+
+    from moodbox.music.scancache import ScanCache
+
+    port, cache = free_port(), tmp_path / "library.sqlite"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"library:\n  music_dir: {mpd_server.root / 'music'}\n  cache: {cache}\n"
+        f"control:\n  socket: {tmp_path / 'control.sock'}\n"
+        f"web:\n  host: 127.0.0.1\n  port: {port}\n  password_file: {tmp_path / 'web-password'}\n"
+    )
+    moodbox = [sys.executable, "-m", "moodbox", "--config", str(cfg)]
+    subprocess.run([*moodbox, "web", "--set-password"], input=PASSWORD + "\n", text=True, check=True)
+    subprocess.run([*moodbox, "library", "scan"], capture_output=True, check=True)
+    with ScanCache(cache, (mpd_server.root / "music").resolve()) as written:
+        written.store_mood_points({"moodbox-neutral": (0.4, -0.5)})  # as `library playlists` stores them
+    page = start_web(cfg)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: answers(url + "/login"), timeout=30)
+        log_in(browser, url, PASSWORD)
+        assert wait_for(lambda: "moved by your skips: neutral." in text_of(browser, "musictext"), timeout=15)
+        (ring,) = browser.find_elements(By.CSS_SELECTOR, "#plane circle.moodpoint.learned")
+        assert (float(ring.get_attribute("cx")), float(ring.get_attribute("cy"))) == (0.4, 0.5)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#plane circle.moodpoint")) == 7
+        (line,) = browser.find_elements(By.CSS_SELECTOR, "#plane line.moved")
+        assert (float(line.get_attribute("x1")), float(line.get_attribute("y1"))) == (0.0, 0.2)  # neutral as set
+    finally:
+        page.terminate()
+        page.communicate(timeout=20)

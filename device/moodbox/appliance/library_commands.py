@@ -150,6 +150,12 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
             write(client, playlists)
         finally:
             close_quietly(client)
+        moved = {name: point for name, point in points.items() if point != targets[name]}
+        try:
+            with ScanCache(settings.cache, settings.music_dir.resolve()) as cache:
+                cache.store_mood_points(moved)  # for the page's plane
+        except CacheError as e:
+            print(f"moodbox: {e}; the page shows the configured mood points", file=sys.stderr)
     except mpd.CommandError as e:
         if e.errno in (FailureResponseCode.PASSWORD, FailureResponseCode.PERMISSION):
             raise refusal(e, cfg.mpd.address) from None
@@ -162,9 +168,8 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
     if missing:
         line += f"; {missing} analysed tracks are not in MPD's database yet (mpc update)"
     print(line)
-    for name, point in points.items():
-        if point != targets[name]:
-            print(f"{name}: around {_at(point)} for this listener (configured {_at(targets[name])}), from the skips")
+    for name, point in moved.items():
+        print(f"{name}: around {_at(point)} for this listener (configured {_at(targets[name])}), from the skips")
     return 0
 
 

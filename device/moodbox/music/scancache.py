@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6D6F6F64  # "mood": SQLite's header field that says which program's database this is
-OUR_TABLES = {"tracks", "places"}
+OUR_TABLES = {"tracks", "places", "mood_points"}
 MIN_FREE_BYTES = 4 << 20  # less free space than this beside the cache: the first rows would not fit
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -59,6 +59,16 @@ CREATE TABLE IF NOT EXISTS places (
     valence REAL NOT NULL,     -- where the last whole-library scan placed the track, relative to the library
     arousal REAL NOT NULL,
     PRIMARY KEY (root, file)
+) WITHOUT ROWID
+"""
+
+MOOD_POINTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mood_points (
+    root TEXT NOT NULL,
+    playlist TEXT NOT NULL,    -- a moodbox-<mood> playlist whose point the listener's skips moved
+    valence REAL NOT NULL,     -- where `moodbox library playlists` last moved it to
+    arousal REAL NOT NULL,
+    PRIMARY KEY (root, playlist)
 ) WITHOUT ROWID
 """
 
@@ -159,6 +169,7 @@ class ScanCache:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(SCHEMA)
             db.execute(PLACES_SCHEMA)
+            db.execute(MOOD_POINTS_SCHEMA)
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a write: a read-only file fails now
         except sqlite3.DatabaseError:
@@ -303,6 +314,33 @@ class ScanCache:
         except sqlite3.DatabaseError as e:
             raise self._unreadable(e) from None
         return {file: (valence, arousal) for file, valence, arousal in rows}
+
+    def store_mood_points(self, points: Mapping[str, tuple[float, float]]) -> None:
+        """The mood points the listener's skips moved (playlist -> point), replacing the last (read by the page)."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute("DELETE FROM mood_points WHERE root=?", (self.root,))
+                self._db.executemany(
+                    "INSERT INTO mood_points VALUES (?, ?, ?, ?)",
+                    ((self.root, name, v, a) for name, (v, a) in points.items()),
+                )
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def mood_points(self) -> dict[str, tuple[float, float]]:
+        """Playlist -> point, for the moods the listener's skips moved at the last `library playlists`; {} for none."""
+        try:
+            rows = self._db.execute(
+                "SELECT playlist, valence, arousal FROM mood_points WHERE root=?", (self.root,)
+            ).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):  # a cache from before the table, or opened read-only before any write
+                return {}
+            raise self._unreadable(e) from None
+        except sqlite3.DatabaseError as e:
+            raise self._unreadable(e) from None
+        return {name: (valence, arousal) for name, valence, arousal in rows}
 
     def evidence(self, files: Iterable[str]) -> dict[str, dict[str, float]]:
         """File -> evidence, whatever analysis wrote it, for these files."""

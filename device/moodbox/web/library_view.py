@@ -1,8 +1,9 @@
 """The listener's music as the page shows it: every scanned track on the valence/arousal plane.
 
 Read from the scan cache (read-only, as `moodbox library playlists` reads it): where the last
-whole-library scan placed each track, and what its analysis found. Nothing is computed here, so
-the page's process needs no numpy; it reads again only when the cache file changed.
+whole-library scan placed each track, what its analysis found, and the mood points the listener's
+skips moved at the last `library playlists`. Nothing is computed here, so the page's process needs
+no numpy; it reads again only when the cache file changed.
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ class LibraryView:
         self._lock = threading.Lock()
         self._seen: tuple[float, ...] | None = None
         self._tracks: dict[str, dict[str, Any]] = {}
+        self._moved: dict[str, tuple[float, float]] = {}
         self._error = ""
 
     def points(self) -> dict[str, Any]:
-        """Tracks as {file, valence, arousal}, each mood's own and uplift point, and whether a scan exists."""
+        """Tracks as {file, valence, arousal}; each mood's own and uplift point, and where the listener's skips
+        moved its own (`learned`, null where they did not); and why there is nothing to show, if so."""
         self._refresh()
         moods = {
-            mood: {"point": self.settings.point(mood), "uplift": self.settings.uplift_point(mood)} for mood in MOODS
+            mood: {
+                "point": self.settings.point(mood),
+                "uplift": self.settings.uplift_point(mood),
+                "learned": self._moved.get(self.settings.playlist(mood)),
+            }
+            for mood in MOODS
         }
         tracks = [{"file": f, "valence": t["valence"], "arousal": t["arousal"]} for f, t in self._tracks.items()]
         return {"tracks": tracks, "moods": moods, "error": self._error}
@@ -69,8 +77,9 @@ class LibraryView:
                 with ScanCache(self.settings.cache, self.settings.music_dir.resolve(), write=False) as cache:
                     places = cache.places()
                     evidence = cache.evidence(places)
+                    self._moved = cache.mood_points()
             except CacheError as e:
-                self._tracks, self._error = {}, str(e)
+                self._tracks, self._moved, self._error = {}, {}, str(e)
                 return
             self._tracks = {
                 f: {"valence": round(v, 3), "arousal": round(a, 3), "evidence": evidence.get(f, {})}

@@ -113,12 +113,21 @@ async function music() {
     svg("title", {}, dot).textContent = track.file;
     dot.addEventListener("click", () => why(track.file, dot));
   }
+  const moved = [];
   for (const [mood, where] of Object.entries(data.moods)) {
-    const [v, a] = where.point;
-    svg("circle", { cx: v, cy: -a, r: 0.05, class: "moodpoint" }, plane);
+    let [v, a] = where.point;
+    if (where.learned) {  // the listener's skips moved it: a faint mark where it was set, a line to where it is
+      moved.push(mood);
+      svg("circle", { cx: v, cy: -a, r: 0.015, class: "configured" }, plane);
+      svg("line", { x1: v, y1: -a, x2: where.learned[0], y2: -where.learned[1], class: "moved" }, plane);
+      [v, a] = where.learned;
+    }
+    const ring = svg("circle", { cx: v, cy: -a, r: 0.05, class: where.learned ? "moodpoint learned" : "moodpoint" }, plane);
+    svg("title", {}, ring).textContent = where.learned ? `${mood}: moved here by your skips` : mood;
     svg("text", { x: v + 0.06, y: -a + 0.02 }, plane).textContent = mood;
   }
-  $("musictext").textContent = data.error || `${data.tracks.length} tracks; each mood's playlist takes the tracks nearest its ring. Pick a dot.`;
+  const yours = moved.length ? ` Moved by your skips: ${moved.join(", ")}.` : "";
+  $("musictext").textContent = data.error || `${data.tracks.length} tracks; each mood's playlist takes the tracks nearest its ring.${yours} Pick a dot.`;
 }
 
 async function why(file, dot) {
