@@ -24,6 +24,9 @@ this module plain tuples: (time, playlist, file, outcome). Here it is arithmetic
   them.
 * A listener who never skips has a base rate of 0 and no excess anywhere: the playlists are exactly
   those of the placement alone.
+
+Each song is judged here; where each mood's point lies for this listener is moodbox.music.mood_points'
+work, which plans with this module around the points it learns.
 """
 
 from __future__ import annotations
