@@ -293,49 +293,41 @@ class ScanCache:
 
     def store_places(self, places: Iterable[tuple[str, float, float]]) -> None:
         """Where a whole-library scan placed each track, replacing the last scan's (read by the web page)."""
-        try:
-            with self._db:  # one transaction: a reader sees the old places or the new, never half
-                self._db.execute("BEGIN")
-                self._db.execute("DELETE FROM places WHERE root=?", (self.root,))
-                self._db.executemany(
-                    "INSERT INTO places VALUES (?, ?, ?, ?)", ((self.root, f, v, a) for f, v, a in places)
-                )
-        except sqlite3.DatabaseError as e:
-            raise self._error(e) from None
+        self._replace_points("places", places)
 
     def places(self) -> dict[str, tuple[float, float]]:
         """File -> (valence, arousal) as the last whole-library scan placed it; {} before the first."""
-        try:
-            rows = self._db.execute("SELECT file, valence, arousal FROM places WHERE root=?", (self.root,)).fetchall()
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return {}
-            raise self._unreadable(e) from None
-        except sqlite3.DatabaseError as e:
-            raise self._unreadable(e) from None
-        return {file: (valence, arousal) for file, valence, arousal in rows}
+        return self._read_points("places", "file")
 
     def store_mood_points(self, points: Mapping[str, tuple[float, float]]) -> None:
         """The mood points the listener's skips moved (playlist -> point), replacing the last (read by the page)."""
+        self._replace_points("mood_points", ((name, v, a) for name, (v, a) in points.items()))
+
+    def mood_points(self) -> dict[str, tuple[float, float]]:
+        """Playlist -> point, for the moods the listener's skips moved at the last `library playlists`; {} for none."""
+        return self._read_points("mood_points", "playlist")
+
+    def _replace_points(self, table: str, rows: Iterable[tuple[str, float, float]]) -> None:
+        """This root's (name, valence, arousal) rows of `table` replaced by `rows`."""
         try:
-            with self._db:
+            with self._db:  # one transaction: a reader sees the old rows or the new, never half
                 self._db.execute("BEGIN")
-                self._db.execute("DELETE FROM mood_points WHERE root=?", (self.root,))
+                self._db.execute(f"DELETE FROM {table} WHERE root=?", (self.root,))
                 self._db.executemany(
-                    "INSERT INTO mood_points VALUES (?, ?, ?, ?)",
-                    ((self.root, name, v, a) for name, (v, a) in points.items()),
+                    f"INSERT INTO {table} VALUES (?, ?, ?, ?)", ((self.root, n, v, a) for n, v, a in rows)
                 )
         except sqlite3.DatabaseError as e:
             raise self._error(e) from None
 
-    def mood_points(self) -> dict[str, tuple[float, float]]:
-        """Playlist -> point, for the moods the listener's skips moved at the last `library playlists`; {} for none."""
+    def _read_points(self, table: str, key: str) -> dict[str, tuple[float, float]]:
+        """`key` -> (valence, arousal) of this root's rows of `table`; {} when the table is not there yet (a cache
+        from before it, or one opened read-only before any write)."""
         try:
             rows = self._db.execute(
-                "SELECT playlist, valence, arousal FROM mood_points WHERE root=?", (self.root,)
+                f"SELECT {key}, valence, arousal FROM {table} WHERE root=?", (self.root,)
             ).fetchall()
         except sqlite3.OperationalError as e:
-            if "no such table" in str(e):  # a cache from before the table, or opened read-only before any write
+            if "no such table" in str(e):
                 return {}
             raise self._unreadable(e) from None
         except sqlite3.DatabaseError as e:
