@@ -117,6 +117,8 @@ def learn(
                 link.loglik(_distance(h.places, moved.get(name, targets[name])), h.skips, h.plays)
                 - still.loglik(_distance(h.places, targets[name]), h.skips, h.plays)
             )
+    if all(g <= MARGIN for g in gain.values()):  # nothing moves: no need to fit on every song
+        return dict(targets)
     moved, _ = _fit(heard, targets, spread, start)
     return {name: moved[name] if gain.get(name, 0.0) > MARGIN else point for name, point in targets.items()}
 
