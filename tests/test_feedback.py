@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from conftest import ROOT
 from moodbox.history.store import Event, HistoryStore
@@ -242,6 +246,29 @@ def _moves_neutral(mpd_server, tmp_path):
     why = moodbox("--config", str(cfg), "library", "why", newcomer)
     (line,) = [line for line in why.stdout.splitlines() if line.strip().startswith("moodbox-neutral:")]
     assert "in it (placement alone: not in it)" in line and "moved the mood's point to valence" in line
+
+
+def test_a_scan_cache_that_cannot_keep_the_moved_points_is_one_line_and_the_playlists_are_still_written(mpd_server):
+    """`library playlists` keeps the moved points for the page in the scan cache; a cache it may read but not write
+    (a read-only file, as after a root-owned scan) costs the page its moved rings, not the night's playlists."""
+    folder = Path(tempfile.mkdtemp(prefix="moodbox-ro-"))  # a folder another user can enter (root drops to nobody)
+    try:
+        folder.chmod(0o777)
+        cfg, _ = scanned_library(mpd_server, folder)
+        (folder / "cache.sqlite").chmod(0o444)
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*as_user, sys.executable, "-m", "moodbox", "--config", str(cfg), "library", "playlists"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("wrote ") and "Traceback" not in result.stderr
+        (line,) = [line for line in result.stderr.splitlines() if "mood points" in line]
+        assert "library.cache" in line and line.endswith("; the page shows the configured mood points")
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_the_history_is_read_per_written_playlist_and_a_foreign_file_is_one_note(tmp_path):
