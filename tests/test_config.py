@@ -49,6 +49,11 @@ def test_absolute_paths_stay(tmp_path):
         ("model: fast\n", "model must be a mapping of keys, got 'fast'"),
         ("- a\n- b\n", "the top level must be a mapping of keys"),
         ("model:\n  path: [\n", "not valid YAML at line"),
+        (
+            "library:\n  feedback:\n    point_spread: 0\n",
+            "library.feedback.point_spread must be between 0.05 and 2.0; got 0",
+        ),
+        ("library:\n  feedback:\n    move_points: maybe\n", "library.feedback.move_points must be true or false"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(tmp_path, text, message):

@@ -76,6 +76,16 @@ def test_random_skips_move_no_point():
     assert learn(TRACKS, TARGETS, gather(heard, NOW, 14.0), SPREAD) == TARGETS
 
 
+def test_songs_gone_from_the_library_are_left_out():
+    """The history outlives files a person deletes: their skips say nothing about where a mood lies now."""
+    truth = {HAPPY: TARGETS[HAPPY], SAD: TARGETS[SAD], CALM: (0.5, -0.5)}
+    heard = lives(truth)
+    gone = [(NOW - 86400.0, name, f"gone/{i}.flac", "skipped") for i in range(40) for name in TARGETS]
+    assert learn(TRACKS, TARGETS, gather(heard + gone, NOW, 14.0), SPREAD) == learn(
+        TRACKS, TARGETS, gather(heard, NOW, 14.0), SPREAD
+    )
+
+
 def test_move_points_false_keeps_the_configured_points():
     truth = {HAPPY: TARGETS[HAPPY], SAD: TARGETS[SAD], CALM: (0.5, -0.5)}
     feedback = gather(lives(truth), NOW, 14.0)
