@@ -42,7 +42,7 @@ def start(cfg, env=None):
         stderr=subprocess.STDOUT,
         text=True,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},  # SIGABRT prints every thread's stack
     )
 
 

@@ -5,6 +5,7 @@ read from a NOTIFY_SOCKET of the test's own."""
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -55,7 +56,12 @@ class Notifications(threading.Thread):
 
 def stop(proc, timeout=20):
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # `start` sets PYTHONFAULTHANDLER: where each thread was, in its output
+        out, _ = proc.communicate()
+        pytest.fail(f"moodbox run did not stop within {timeout} s of SIGTERM:\n{out[-8000:]}")
     return out
 
 
@@ -108,6 +114,53 @@ def test_mpd_down_at_boot_is_ready_with_mpd_in_status_then_plays_when_it_comes(t
         systemd.close()
     assert proc.returncode == 0, out
     assert "Traceback" not in out
+
+
+def test_systemd_not_reading_its_socket_stalls_neither_the_loop_nor_sigterm_and_ready_waits_for_it(
+    tmp_path, mpd_server
+):
+    """A busy PID 1: its notify socket is full (the kernel queues net.unix.max_dgram_qlen datagrams, then a
+    blocking send waits, SIGTERM or not). Here it is full before moodbox sends anything."""
+    clip = make_clip(tmp_path / "c.avi", [(grey(HAPPY), 60)])
+    path = tmp_path / "notify.sock"
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(str(path))
+    systemd.setblocking(False)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as other:
+        other.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            for _ in range(100_000):
+                other.sendto(b"X=1", str(path))
+    proc = start(write_config(tmp_path, mpd_server, clip), env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"})
+    c = mpd_server.client()
+    try:
+        assert wait_for(lambda: c.currentsong().get("file", "").startswith("happy/"), timeout=30)  # the loop went on
+        messages = []
+        while not any(m.startswith("READY=1") for m in messages):  # systemd reads again: READY was owed
+            assert wait_for(lambda: messages.extend(read_all(systemd)) or messages, timeout=5), messages
+        asked = time.monotonic()
+        out = stop(proc)
+        exit_s = time.monotonic() - asked
+    finally:
+        c.disconnect()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        systemd.close()
+    assert proc.returncode == 0, out
+    assert exit_s <= 2.0, f"SIGTERM took {exit_s:.1f} s"
+    assert [m for m in messages if m != "X=1"][0].startswith("READY=1\nSTATUS=mood"), messages
+    assert "notifications (" in out and "is full" in out and "takes moodbox's notifications again" in out, out
+    assert "Traceback" not in out
+
+
+def read_all(sock) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return messages
 
 
 def test_the_led_blinks_error_while_mpd_is_down_and_shows_the_mood_once_it_is_back(tmp_path, mpd_server, monkeypatch):
