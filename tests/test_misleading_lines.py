@@ -31,8 +31,7 @@ def test_a_refused_second_instance_is_said_once(tmp_path, mpd_server):
     command = [sys.executable, "-m", "moodbox", "--config", str(cfg), "run"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
-        c = mpd_server.client()
-        assert wait_for(lambda: c.currentsong().get("file", "").startswith("neutral/"), timeout=30)
+        assert wait_for(lambda: mpd_server.current_file().startswith("neutral/"), timeout=30)
         second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
     finally:
         first.terminate()

@@ -129,9 +129,8 @@ def test_systemd_not_reading_its_socket_stalls_neither_the_loop_nor_sigterm_and_
     systemd.setblocking(False)
     fill(path)
     proc = start(write_config(tmp_path, mpd_server, clip), env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"})
-    c = mpd_server.client()
     try:
-        assert wait_for(lambda: c.currentsong().get("file", "").startswith("happy/"), timeout=30)  # the loop went on
+        assert wait_for(lambda: mpd_server.current_file().startswith("happy/"), timeout=30)  # the loop went on
         messages = []
         while not any(m.startswith("READY=1") for m in messages):  # systemd reads again: READY was owed
             assert wait_for(lambda: messages.extend(read_all(systemd)) or messages, timeout=5), messages
@@ -139,7 +138,6 @@ def test_systemd_not_reading_its_socket_stalls_neither_the_loop_nor_sigterm_and_
         out = stop(proc)
         exit_s = time.monotonic() - asked
     finally:
-        c.disconnect()
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
@@ -236,7 +234,7 @@ def test_sighup_reloads_the_config_without_stopping_the_music_and_keeps_it_when_
         # The happy mood's playlist changed: the music follows it.
         cfg.write_text(good + "playlists:\n  happy: neutral\n")
         proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: c.currentsong().get("file", "").startswith("neutral/"), timeout=15)
+        assert wait_for(lambda: server.current_file().startswith("neutral/"), timeout=15)
     finally:
         c.disconnect()
         out = stop(proc)
@@ -277,8 +275,7 @@ def test_a_second_moodbox_on_the_same_mpd_ends_with_one_line(tmp_path, mpd_serve
     cfg = write_config(tmp_path, mpd_server, clip)
     first = start(cfg)
     try:
-        c = mpd_server.client()
-        assert wait_for(lambda: c.currentsong().get("file", "").startswith("neutral/"), timeout=30)
+        assert wait_for(lambda: mpd_server.current_file().startswith("neutral/"), timeout=30)
         second = start(cfg)
         out, _ = second.communicate(timeout=60)
         assert second.returncode == 2, out

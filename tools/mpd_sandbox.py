@@ -17,11 +17,13 @@ For the hostile cases: `password=` and `default_permissions=` (written to
 mpd.conf at each start(), so a test can change them and restart MPD),
 `remove_song()` (a tidied library under a stored playlist), `write_playlist()`,
 `kill()` / `start()` (a crash and a restart on the same port), and `frozen()`
-(a hung MPD).
+(a hung MPD). Tests poll what plays with `current_file()`, a fresh connection
+each time (see there why).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -174,6 +176,28 @@ class MpdSandbox:
         if self.password:
             c.password(self.password)
         return c
+
+    def current_file(self, timeout: float = 2.0) -> str:
+        """The song MPD plays now ("" if none, or no answer), asked on a fresh connection: for a test to poll.
+
+        Debian 12's MPD 0.23.12, on a busy machine, can leave one connection's command unanswered while it
+        answers new connections at once (seen in a test: `ss` showed the command read and only the hello and
+        one OK sent, for a minute). The appliance reconnects after `mpd.timeout` for that reason; a test that
+        polls one long-lived connection would wait on it for ever, so each poll here has its own."""
+        import mpd
+
+        c = mpd.MPDClient()
+        c.timeout = timeout
+        try:
+            c.connect(self.address, self.port)
+            if self.password:
+                c.password(self.password)
+            return str(c.currentsong().get("file", ""))
+        except (OSError, mpd.ConnectionError):  # not answering now, or down (a restart test): ask again later
+            return ""
+        finally:
+            with contextlib.suppress(OSError, mpd.ConnectionError):
+                c.disconnect()
 
     def update(self) -> None:
         """Rescan the music folder (mpc update) and wait until MPD is done.

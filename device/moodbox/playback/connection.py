@@ -12,8 +12,10 @@ Design notes, from how MPD and python-mpd2 behave in practice:
   `BrokenPipeError` or "Not connected" on later ones, while still believing it
   is connected. Every command therefore goes through `run`, which on any
   connection error disconnects cleanly, reconnects once at once (the common
-  idle-timeout case), and otherwise backs off (0.5 s doubling to 2 s) without
-  ever raising into the caller.
+  idle-timeout case; also a connection whose command MPD 0.23.12 left
+  unanswered on a busy machine while it answered new ones, after `mpd.timeout`),
+  and otherwise backs off (0.5 s doubling to 2 s) without ever raising into the
+  caller.
 * An MPD that is down is said once (a warning), then summarised every
   `SUMMARY_EVERY` seconds ("still unreachable after 20 min (600 attempts)"),
   and its return is said once ("MPD at X is back after 42 s"): a month of a
