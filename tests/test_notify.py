@@ -23,6 +23,7 @@ def systemd(tmp_path, monkeypatch):
 
 
 def drain(sock) -> list[str]:
+    """Every datagram waiting on a non-blocking socket."""
     messages = []
     while True:
         try:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from make_clip import make_clip
+from test_notify import drain
 from test_service import HAPPY, NEUTRAL, grey, start, write_config
 
 from conftest import wait_for
@@ -133,7 +134,7 @@ def test_systemd_not_reading_its_socket_stalls_neither_the_loop_nor_sigterm_and_
         assert wait_for(lambda: mpd_server.current_file().startswith("happy/"), timeout=30)  # the loop went on
         messages = []
         while not any(m.startswith("READY=1") for m in messages):  # systemd reads again: READY was owed
-            assert wait_for(lambda: messages.extend(read_all(systemd)) or messages, timeout=5), messages
+            assert wait_for(lambda: messages.extend(drain(systemd)) or messages, timeout=5), messages
         asked = time.monotonic()
         out = stop(proc)
         exit_s = time.monotonic() - asked
@@ -162,15 +163,6 @@ def fill(path) -> None:
             with contextlib.suppress(BlockingIOError):
                 for _ in range(100_000):
                     sender.sendto(b"X=1", str(path))
-
-
-def read_all(sock) -> list[str]:
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except BlockingIOError:
-            return messages
 
 
 def test_the_led_blinks_error_while_mpd_is_down_and_shows_the_mood_once_it_is_back(tmp_path, mpd_server, monkeypatch):
