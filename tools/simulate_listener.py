@@ -18,7 +18,9 @@ Listeners:
   random   skips any song with p=0.1, whatever the mood
 
 Printed: the skip rate per day, the smallest playlist, and each listener's final playlists' overlap
-with the placement alone (share of tracks in common). Goals: day-14 skip rate at most half of day
+with the placement alone (share of tracks in common), and the last day's songs split by whether they
+were new to their playlist (the player queues recently heard songs last, so what came in is heard
+first). Goals: day-14 skip rate at most half of day
 1's for the taste listeners, no playlist under 10 tracks, and the random skipper's overlap near 1
 (it moves the playlists no more than noise).
 """
@@ -98,8 +100,9 @@ def live(
     hears: dict[str, str],
     args: argparse.Namespace,
     folder: Path,
-) -> tuple[list[float], dict[str, list[str]], dict[str, list[str]]]:
-    """Skip rate per day, the last night's playlists, and the placement alone's."""
+) -> tuple[list[float], dict[str, list[str]], dict[str, list[str]], LastDay]:
+    """Skip rate per day, the last night's playlists, the placement alone's, and the last day's songs by whether
+    they were new to their playlist."""
     rng = random.Random(args.seed)
     tuned = {
         k: getattr(args, k) for k in ("half_life_days", "prior", "sink", "leave_after") if getattr(args, k) is not None
@@ -114,6 +117,8 @@ def live(
     rates: list[float] = []
     recent: list[str] = []
     playlists = alone
+    heard_in: set[tuple[str, str]] = set()  # (playlist, file) heard on an earlier day
+    last_day = LastDay()
     try:
         for day in range(args.days):
             now = START + day * DAY
@@ -135,11 +140,34 @@ def live(
                     skipped += skip
                     heard += 1
                     recent = (recent + [file])[-100:]
+                    if day == args.days - 1:
+                        last_day.count((name, file) in heard_in, skip)
+            heard_in |= {(e.playlist or "", e.file or "") for e in events}
             store.add(events)
             rates.append(skipped / heard)
     finally:
         store.close()
-    return rates, playlists, alone
+    return rates, playlists, alone, last_day
+
+
+@dataclasses.dataclass
+class LastDay:
+    """Songs heard and skipped, split by whether the song was new to its playlist that day."""
+
+    new: int = 0
+    new_skipped: int = 0
+    old: int = 0
+    old_skipped: int = 0
+
+    def count(self, heard_before: bool, skipped: bool) -> None:
+        if heard_before:
+            self.old, self.old_skipped = self.old + 1, self.old_skipped + skipped
+        else:
+            self.new, self.new_skipped = self.new + 1, self.new_skipped + skipped
+
+    def add(self, other: LastDay) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def overlap(a: dict[str, list[str]], b: dict[str, list[str]]) -> float:
@@ -189,10 +217,12 @@ def main(argv: list[str] | None = None) -> int:
             days, smallest, shared = [0.0] * args.days, 10**9, 0.0
             wrong: dict[str, float] = {}
             wrong_alone: dict[str, float] = {}
+            last_day = LastDay()
             hears = heard_as(kind, args.genre, labels)
             for run in range(args.runs):
                 one = argparse.Namespace(**{**vars(args), "seed": args.seed + run})
-                rates, final, alone = live(kind, tracks, hears, one, Path(tmp) / str(run))
+                rates, final, alone, songs = live(kind, tracks, hears, one, Path(tmp) / str(run))
+                last_day.add(songs)
                 for into, shares in ((wrong, misfit(final, hears)), (wrong_alone, misfit(alone, hears))):
                     for name, share in shares.items():
                         into[name] = into.get(name, 0.0) + share / args.runs
@@ -210,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 each = ", ".join(f"{n.removeprefix(PREFIX)} {wrong_alone[n]:.0%}->{wrong[n]:.0%}" for n in wrong)
                 print(f"  by playlist: {each}")
+                new_share = last_day.new / max(last_day.new + last_day.old, 1)
+                print(
+                    f"  day {args.days}: {new_share:.0%} of the songs heard were new to their playlist, "
+                    f"{last_day.new_skipped / max(last_day.new, 1):.2f} of them skipped; "
+                    f"of those heard there before, {last_day.old_skipped / max(last_day.old, 1):.2f}"
+                )
             if kind == "random":
                 print(f"  goal: overlap >= 0.90 (moves no more than noise): {'met' if shared >= 0.9 else 'NOT met'}")
                 ok &= shared >= 0.9
@@ -217,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                 first, last = days[0], days[-1]
                 met = last <= first / 2
                 verdict = "met" if met else "NOT met"
-                print(f"  goal: day {args.days} skip rate {last:.2f} <= half of day 1's {first:.2f}: {verdict}")
+                print(
+                    f"  goal: day {args.days} skip rate {last:.3f} <= half of day 1's {first:.3f} ({first / 2:.3f}): "
+                    f"{verdict}"
+                )
                 ok &= met
             ok &= smallest >= 10
     return 0 if ok else 1
