@@ -21,7 +21,7 @@ from types import FrameType
 import mpd
 from mpd.base import FailureResponseCode
 
-from moodbox.appliance.listener import read_feedback
+from moodbox.appliance.listener import on_plane, read_feedback
 from moodbox.config import Config
 from moodbox.music.library import LibraryError, Progress, ScanResult, placeable, root_and_within, scan
 from moodbox.music.mood_points import plan_learned
@@ -169,12 +169,9 @@ def playlists_command(args: argparse.Namespace, cfg: Config) -> int:
         line += f"; {missing} analysed tracks are not in MPD's database yet (mpc update)"
     print(line)
     for name, point in moved.items():
-        print(f"{name}: around {_at(point)} for this listener (configured {_at(targets[name])}), from the skips")
+        configured = on_plane(targets[name])
+        print(f"{name}: around {on_plane(point)} for this listener (configured {configured}), from the skips")
     return 0
-
-
-def _at(point: tuple[float, float]) -> str:
-    return f"valence {point[0]:+.2f}, arousal {point[1]:+.2f}"
 
 
 def _fail(message: str) -> int:

@@ -72,8 +72,7 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
         return _fail(f"{printable(file)} is not in the scan of {settings.music_dir}; name it as MPD does (mpc ls)")
     files = list(scored)
     places = dict(zip(files, musicmood.place([scored[f] for f in files]), strict=True))
-    valence, arousal = places[file]
-    print(f"{printable(file)}: valence {valence:+.2f}, arousal {arousal:+.2f} (relative to the {len(files)} scanned)")
+    print(f"{printable(file)}: {on_plane(places[file])} (relative to the {len(files)} scanned)")
     for axis, parts in contributions(scored[file], musicmood.load_head()).items():
         said = ", ".join(f"{name} {value:+.2f}" for name, value in parts)
         print(f"  {axis} from: {said}")
@@ -111,12 +110,16 @@ def why_command(args: argparse.Namespace, cfg: Config, clock: Callable[[], float
         if judged.everywhere > 0:
             line += " (skipped in every mood it played in)"
         if moved and changed:
-            v, a = points[name]
-            line += f"; the listener's skips moved the mood's point to valence {v:+.2f}, arousal {a:+.2f}"
+            line += f"; the listener's skips moved the mood's point to {on_plane(points[name])}"
         print(line)
     if not told:
         print("  feedback changed nothing for this track: the placement alone")
     return 0
+
+
+def on_plane(point: tuple[float, float]) -> str:
+    """A place on the valence/arousal plane as the library commands print it."""
+    return f"valence {point[0]:+.2f}, arousal {point[1]:+.2f}"
 
 
 def _fail(message: str) -> int:
