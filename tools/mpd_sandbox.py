@@ -167,11 +167,11 @@ class MpdSandbox:
         finally:
             c.disconnect()
 
-    def client(self):
+    def client(self, timeout: float = 5.0):
         import mpd
 
         c = mpd.MPDClient()
-        c.timeout = 5
+        c.timeout = timeout
         c.connect(self.address, self.port)
         if self.password:
             c.password(self.password)
@@ -186,14 +186,13 @@ class MpdSandbox:
         polls one long-lived connection would wait on it for ever, so each poll here has its own."""
         import mpd
 
-        c = mpd.MPDClient()
-        c.timeout = timeout
         try:
-            c.connect(self.address, self.port)
-            if self.password:
-                c.password(self.password)
+            c = self.client(timeout)
+        except (OSError, mpd.ConnectionError):  # down (a restart test), or not answering its hello: ask again later
+            return ""
+        try:
             return str(c.currentsong().get("file", ""))
-        except (OSError, mpd.ConnectionError):  # not answering now, or down (a restart test): ask again later
+        except (OSError, mpd.ConnectionError):  # not answering now: ask again later
             return ""
         finally:
             with contextlib.suppress(OSError, mpd.ConnectionError):
