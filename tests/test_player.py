@@ -1,6 +1,9 @@
 """The MPD player against a real MPD server (a private one per test, on loopback)."""
 
+import contextlib
 import logging
+import socket
+import threading
 import time
 
 import mpd
@@ -22,6 +25,15 @@ def playing(server) -> str | None:
     try:
         status = c.status()
         return c.currentsong().get("file") if status["state"] == "play" else None
+    finally:
+        c.disconnect()
+
+
+def position(server) -> int:
+    """The playing song's place in the queue."""
+    c = server.client()
+    try:
+        return int(c.status()["song"])
     finally:
         c.disconnect()
 
@@ -575,3 +587,66 @@ def test_a_hung_mpd_is_told_from_one_that_is_away_and_the_line_says_restart_it(m
     (away,) = player_warnings(caplog)
     assert away.startswith(f"MPD at 127.0.0.1:{mpd_server.port} unreachable") and "systemctl start mpd" in away
     player.close()
+
+
+class LosesAReply:
+    """A relay on loopback between moodbox and a real MPD that, once `armed`, passes the next `next` on to MPD
+    and drops everything MPD sends back on that connection: a command carried out whose reply never came (MPD
+    0.23.12 leaves commands so on a busy machine). Every other connection is relayed as it is."""
+
+    def __init__(self, port: int) -> None:
+        self._mpd_port = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.armed = threading.Event()
+        self.lost = 0  # bytes of MPD's replies dropped
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(("127.0.0.1", self._mpd_port))
+            deaf = threading.Event()
+            threading.Thread(target=self._pump, args=(near, far, deaf, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(far, near, deaf, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, deaf: threading.Event, to_mpd: bool) -> None:
+        try:
+            while data := source.recv(4096):
+                if to_mpd and self.armed.is_set() and b"next\n" in data:
+                    self.armed.clear()
+                    deaf.set()
+                if not to_mpd and deaf.is_set():
+                    self.lost += len(data)
+                    continue
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_skip_whose_reply_is_lost_skips_one_song_not_two(mpd_server_long_songs):
+    """The connection retries a command whose reply never came on a new connection; MPD carried out the first
+    `next`, so a second one would skip a song the listener never heard."""
+    relay = LosesAReply(mpd_server_long_songs.port)
+    player = Player(MpdSettings(host="127.0.0.1", port=relay.port, timeout=1.0, transition="now"), PLAYLISTS, seed=1)
+    try:
+        player.follow("happy")
+        assert len(queue(mpd_server_long_songs)) == 3
+        before = position(mpd_server_long_songs)
+        relay.armed.set()
+        player.skip()
+        assert relay.lost > 0 and player.connected  # the reply was lost, and the connection made anew
+        assert position(mpd_server_long_songs) == (before + 1) % 3
+    finally:
+        player.close()
+        relay.close()

@@ -409,6 +409,8 @@ class MpdConnection:
     def run(self, command: Callable[[mpd.MPDClient], Any]) -> Any:
         """Run `command(client)`; None if MPD cannot be reached or refuses us.
 
+        A command whose connection fails is run again once, on a new connection, and MPD may have carried out
+        the first try: a command must be safe to run twice (moodbox.playback.queue_edits says how each is).
         Raises other CommandErrors, and UndecodableReply for a reply naming a file that is not UTF-8.
         """
         if not self._connected:

@@ -48,7 +48,7 @@ from mpd.base import FailureResponseCode
 from moodbox.base.moods import AWAY
 from moodbox.base.text import printable
 from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError, Transition, UndecodableReply
-from moodbox.playback.queue_edits import existing, list_playlist, load_shuffled, requeue
+from moodbox.playback.queue_edits import NextOnce, existing, list_playlist, load_shuffled, requeue
 from moodbox.playback.songs import SongTracker
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,8 @@ class Player:
         self._safely(self._poll)
 
     def skip(self) -> None:
-        """Next song (the skip button)."""
-        self._safely(lambda: self._change(lambda c: c.next(), skipped=True))
+        """Next song (the skip button): one song, even when MPD's reply is lost and the command is sent again."""
+        self._safely(lambda: self._change(NextOnce(), skipped=True))
 
     def pause(self, on: bool) -> None:
         """Pause or resume the music (the page's control): our change, not taken for a person's."""

@@ -4,6 +4,10 @@ New songs are appended first and only then are the old ones removed ("now": play
 song, then drop the old ones; "after the song": drop all but the playing song, so MPD moves on to
 the new songs by itself, gaplessly). A failure at any point leaves music playing. Each function
 takes a connected python-mpd2 client; `moodbox.playback.player` decides when to call them.
+
+Each is safe to run again after a reply that never came (`MpdConnection.run` retries once on a new
+connection, and MPD may have carried out the first try): `requeue` queues afresh and drops whatever came
+before, and `NextOnce` skips one song however often it is tried.
 """
 
 from __future__ import annotations
@@ -62,6 +66,25 @@ def drop_old(client: mpd.MPDClient, new: int, after_song: bool) -> None:
         if keep > 0:
             client.delete((0, keep))
     client.command_list_end()
+
+
+class NextOnce:
+    """MPD's `next`, skipping one song however often it is run.
+
+    A `next` whose reply was lost may have been carried out (MPD 0.23.12 can leave a command unanswered on a
+    busy machine). Run again, it would skip a second song: so each try first reads which song plays, and a
+    try that finds another one playing than the try before found has nothing left to do.
+    """
+
+    def __init__(self) -> None:
+        self._tried_at: str | None = None  # the song playing when `next` was last sent
+
+    def __call__(self, client: mpd.MPDClient) -> None:
+        playing = client.status().get("songid", "")
+        if self._tried_at is not None and playing != self._tried_at:
+            return
+        self._tried_at = playing
+        client.next()
 
 
 def list_playlist(client: mpd.MPDClient, name: str) -> tuple[list[str], list[str]]:
