@@ -91,3 +91,21 @@ def test_move_points_false_keeps_the_configured_points():
     feedback = gather(lives(truth), NOW, 14.0)
     _, points = plan_learned(TRACKS, TARGETS, SIZE, feedback, FeedbackSettings(move_points=False))
     assert points == TARGETS
+
+
+def test_a_listener_who_skips_most_songs_still_moves_the_point():
+    """Every song heard in every mood, so most are skipped (seven in ten). The link's fit starts far from its answer
+    there; a plain Newton step overshot and swung ever wider (a slope of 1500), and no point could move."""
+    truth = {HAPPY: TARGETS[HAPPY], SAD: TARGETS[SAD], CALM: (0.5, -0.5)}
+    rng = random.Random(1)
+    heard = []
+    for file, v, a in TRACKS:
+        for name, point in truth.items():
+            for day in (1, 3, 5):
+                skip = 1.0 / (1.0 + math.exp(2.5 - 4.0 * math.dist((v, a), point)))  # seldom on the point
+                heard.append((NOW - day * 86400.0, name, file, "skipped" if rng.random() < skip else "played"))
+    feedback = gather(heard, NOW, 14.0)
+    assert feedback.base_rate > 0.6
+    points = learn(TRACKS, TARGETS, feedback, SPREAD)
+    assert math.dist(points[CALM], truth[CALM]) < 0.1
+    assert math.dist(points[HAPPY], TARGETS[HAPPY]) < 0.1 and math.dist(points[SAD], TARGETS[SAD]) < 0.1

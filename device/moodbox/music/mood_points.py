@@ -41,6 +41,7 @@ START_SLOPE = 3.0
 # (separable data) would otherwise fit an endless slope, to which one song on the other side is a catastrophe.
 SLOPE_SPREAD = 5.0
 NEWTON_STEPS = 10
+HALVINGS = 30  # of a Newton step that would lower the posterior: 2^-30 of it is as good as none
 GRID = np.linspace(-1.0, 1.0, 31)  # the candidate points, 1/15 apart on each axis
 _GV, _GA = (axis.ravel() for axis in np.meshgrid(GRID, GRID, indexing="ij"))
 _GV32, _GA32 = _GV.astype(np.float32), _GA.astype(np.float32)  # the grid's likelihood in float32: twice as fast
@@ -158,18 +159,37 @@ def _fit(
 
 
 def _fit_link(heard: Mapping[str, Heard], points: Mapping[str, Point], start: Link) -> Link:
-    """The most probable (a, b >= 0) by Newton's method on the weighted logistic regression, b's prior as above."""
+    """The most probable (a, b >= 0) by Newton's method on the weighted logistic regression, b's prior as above.
+
+    Each step is halved until it raises the posterior: a full step from a start far from the answer (a listener
+    who skips most songs) overshoots, and with b held at 0 it can swing ever wider instead of converging.
+    """
     d = np.concatenate([_distance(h.places, points[name]) for name, h in heard.items()])
     skips = np.concatenate([h.skips for h in heard.values()])
-    n = skips + np.concatenate([h.plays for h in heard.values()])
+    plays = np.concatenate([h.plays for h in heard.values()])
+    n = skips + plays
+
+    def posterior(ab: np.ndarray) -> float:
+        return float(Link(ab[0], ab[1]).loglik(d, skips, plays)) - ab[1] ** 2 / (2.0 * SLOPE_SPREAD**2)
+
     ab = np.array([start.a, start.b])
+    best = posterior(ab)
     for _ in range(NEWTON_STEPS):
         p = np.exp(-np.logaddexp(0.0, -(ab[0] + ab[1] * d)))  # the logistic, without overflow
         r, w = skips - n * p, n * p * (1.0 - p) + 1e-12
         gradient = np.array([r.sum(), (r * d).sum() - ab[1] / SLOPE_SPREAD**2])
         hessian = np.array([[w.sum(), (w * d).sum()], [(w * d).sum(), (w * d * d).sum() + SLOPE_SPREAD**-2]])
-        ab = ab + np.linalg.solve(hessian, gradient)
-        ab[1] = max(ab[1], 0.0)  # farther never means more welcome
+        step = np.linalg.solve(hessian, gradient)
+        for _ in range(HALVINGS):
+            trial = ab + step
+            trial[1] = max(trial[1], 0.0)  # farther never means more welcome
+            value = posterior(trial)
+            if value >= best:
+                break
+            step = step / 2.0
+        else:
+            break  # no step along Newton's direction raises it: at the top
+        ab, best = trial, value
     return Link(float(ab[0]), float(ab[1]))
 
 
