@@ -69,7 +69,8 @@ def test_bench_playlists_reports_the_nights_plan(tmp_path):
     assert bench.main(["--json", str(out), "playlists", "--tracks", "300", "--heard", "120"]) == 0
     figures = json.loads(out.read_text())
     assert figures["tracks"] == 300 and figures["heard_per_mood"] == 120 and figures["seconds"] >= 0
-    assert figures["moved"] > 0  # its listener skips what lies far from the mood: the points follow them
+    # its listener's moods sit at the configured points: none moves far (0.16 when the link's fit swung wide)
+    assert 0 <= figures["moved"] <= 11 and figures["largest_move"] < 0.1
 
 
 def test_bench_pipeline_reports_every_stage(tmp_path):
