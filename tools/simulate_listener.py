@@ -48,6 +48,7 @@ from moodbox.music.library import LibrarySettings, Progress, scan  # noqa: E402
 from moodbox.music.mood_playlists import PREFIX, plan  # noqa: E402
 from moodbox.music.mood_points import plan_learned  # noqa: E402
 from moodbox.music.scancache import ScanCache  # noqa: E402
+from moodbox.playback.player import RECENTLY_HEARD  # noqa: E402
 
 DAY = 86400.0
 QUADRANT = {"happy": "Q1", "surprise": "Q1", "angry": "Q2", "fear": "Q2", "disgust": "Q2", "sad": "Q3", "neutral": "Q4"}
@@ -139,7 +140,7 @@ def live(
                     t += 30.0 if skip else 200.0
                     skipped += skip
                     heard += 1
-                    recent = (recent + [file])[-100:]
+                    recent = (recent + [file])[-RECENTLY_HEARD:]
                     if day == args.days - 1:
                         last_day.count((name, file) in heard_in, skip)
             heard_in |= {(e.playlist or "", e.file or "") for e in events}

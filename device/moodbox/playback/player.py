@@ -51,6 +51,10 @@ from moodbox.playback.connection import MpdConnection, MpdSettings, PlayerError,
 from moodbox.playback.queue_edits import NextOnce, existing, list_playlist, load_shuffled, requeue
 from moodbox.playback.songs import SongTracker
 
+# Songs the player remembers as heard, some ten hours of listening: a mood's queue plays them last, so the rest of
+# the playlist comes first (tools/simulate_listener.py queues its listener's songs the same way).
+RECENTLY_HEARD = 200
+
 log = logging.getLogger(__name__)
 
 
@@ -99,7 +103,7 @@ class Player:
         self.playlists = {mood: candidates(names) for mood, names in playlists.items()}
         self._next_poll = 0.0
         self._random = random.Random(seed)
-        self._recent: deque[tuple[str, str]] = deque(maxlen=200)  # (songid, file) of songs heard
+        self._recent: deque[tuple[str, str]] = deque(maxlen=RECENTLY_HEARD)  # (songid, file) of songs heard
         self._missing_said: dict[str, frozenset[str]] = {}  # playlist -> the missing songs already logged
         self._undecodable_said: set[str] = set()  # playlists already said to name a file that is not UTF-8
         self._chosen: dict[str, str] = {}  # mood -> the playlist its candidates last resolved to ("" none)
