@@ -24,7 +24,7 @@ import argparse
 import datetime
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,44 @@ def fit_axis(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[object, 
     return search.best_estimator_, float(search.best_params_["ridge__alpha"])
 
 
+def axis_targets(truth: Sequence[evaluate_music.Labelled]) -> dict[str, np.ndarray]:
+    """What each axis' ridge is fitted to: the label's sign, +1/-1."""
+    return {
+        "valence": np.array([t.valence for t in truth], float),
+        "arousal": np.array([t.arousal for t in truth], float),
+    }
+
+
+def out_of_fold(
+    x: np.ndarray, targets: Mapping[str, np.ndarray], groups: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Each track's score on each axis from a head fitted without its artist's tracks (nested cross-validation: the
+    outer folds' tracks and artists are never seen by their fit), and the penalty each outer fold chose."""
+    from sklearn.model_selection import GroupKFold
+
+    oof = {axis: np.zeros(len(x)) for axis in targets}
+    chosen: dict[str, list[float]] = {axis: [] for axis in targets}
+    for train, test in GroupKFold(n_splits=OUTER_FOLDS).split(x, groups=groups):
+        for axis, y in targets.items():
+            model, alpha = fit_axis(x[train], y[train], groups[train])
+            oof[axis][test] = model.predict(x[test])  # type: ignore[attr-defined]
+            chosen[axis].append(alpha)
+    return oof, chosen
+
+
+def placed_out_of_fold(folder: Path, analysed: Mapping[str, Mapping[str, float]]) -> dict[str, tuple[float, float]]:
+    """(valence, arousal) of each labelled track of `folder` as a library it belongs to would have it placed by a
+    head that never heard its artist: the out-of-fold scores, spread within the set as the figures above are."""
+    labels = evaluate_music.read_labels(folder)
+    files = sorted(f for f in analysed if f in labels)
+    truth = [labels[f] for f in files]
+    tagger = musicmood.MusicTagger(musicmood.default_model_path())
+    x = musicmood.head_inputs([analysed[f] for f in files], input_names(tagger.labels, tagger.penultimate_units))
+    oof, _ = out_of_fold(x, axis_targets(truth), np.array([t.artist for t in truth]))
+    placed = {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in oof.items()}
+    return {f: (float(v), float(a)) for f, v, a in zip(files, placed["valence"], placed["arousal"], strict=True)}
+
+
 def spread_out(scores: np.ndarray, centre: float, spread: float) -> np.ndarray:
     """The device's within-library placement of raw head scores (musicmood.place's last step)."""
     return np.asarray(np.tanh(musicmood.SPREAD * musicmood._robust_z(scores, centre, spread)), float)
@@ -93,8 +131,6 @@ def robust_centre_spread(scores: np.ndarray) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sklearn.model_selection import GroupKFold
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", type=Path, help="labelled folder (labels.csv), e.g. ../shared/data/music-4q-dev")
     p.add_argument("--cache", type=Path, default=ROOT / "reports" / "music-eval" / "dev-cache.sqlite")
@@ -123,21 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         new = (musicmood.PENULTIMATE_PREFIX, "key_clarity", "harmonic_change", "roughness")
         names = [n for n in names if not n.startswith(new)]
     x = musicmood.head_inputs(evidence, names)
-    targets = {
-        "valence": np.array([t.valence for t in truth], float),
-        "arousal": np.array([t.arousal for t in truth], float),
-    }
+    targets = axis_targets(truth)
     groups = np.array([t.artist for t in truth])
     print(f"{len(files)} labelled tracks, {len(set(groups))} artists, {x.shape[1]} inputs")
-
-    # nested cross-validation: the outer folds' tracks (and artists) are never seen by their fit
-    oof = {axis: np.zeros(len(files)) for axis in targets}
-    chosen: dict[str, list[float]] = {axis: [] for axis in targets}
-    for train, test in GroupKFold(n_splits=OUTER_FOLDS).split(x, groups=groups):
-        for axis, y in targets.items():
-            model, alpha = fit_axis(x[train], y[train], groups[train])
-            oof[axis][test] = model.predict(x[test])  # type: ignore[attr-defined]
-            chosen[axis].append(alpha)
+    oof, chosen = out_of_fold(x, targets, groups)
     print(f"inner CV's penalties per outer fold: {chosen}")
     placed = {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in oof.items()}
     cv = evaluate_music.print_report(

@@ -1,8 +1,11 @@
 """A simulated listener lives N days of moods through the real playlist planning and feedback code.
 
 The library is a labelled set (default: the dev set, ../shared/data/music-4q-dev, 359 clips labelled by
-Russell quadrant), placed by the real scan (moodbox.music.library.scan with the shipped analysis,
-cached in --cache: the first run analyses every clip, a few minutes on 2 cores) and the shipped head.
+Russell quadrant), analysed by the real scan (moodbox.music.library.scan with the shipped analysis,
+cached in --cache: the first run analyses every clip, a few minutes on 2 cores). The shipped head was
+fitted on the dev set itself, so by default each clip is placed as a library the head never heard would
+be: by a head fitted without the clip's artist (tools/fit_music_head.py's nested cross-validation, the
+placement its figures are measured on); `--placement shipped` places by the shipped head.
 Each night the moodbox-<mood> playlists are planned as `moodbox library playlists` plans them: the
 real history (a HistoryStore in a temporary folder, written with the events the service records),
 read by moodbox.appliance.listener, moodbox.music.feedback and moodbox.music.mood_points (each mood's point
@@ -38,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "device"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from moodbox.appliance.listener import read_feedback  # noqa: E402
 from moodbox.config import Config  # noqa: E402
@@ -58,8 +62,9 @@ DAY_OF_MOODS = ("happy", "happy", "neutral", "neutral", "sad", "sad", "angry", "
 START = 1_790_000_000.0  # a Unix time in 2026: the simulated clock's day 0
 
 
-def placed(music: Path, cache_path: Path) -> list[tuple[str, float, float]]:
-    """(file, valence, arousal) of every clip, by the real scan and the shipped head (analysed once, cached)."""
+def placed(music: Path, cache_path: Path, placement: str) -> list[tuple[str, float, float]]:
+    """(file, valence, arousal) of every clip: the real scan (analysed once, cached) placed by the shipped head, or
+    (`out-of-fold`) by heads fitted without the clip's artist, as a library the head never heard is placed."""
     from moodbox.music import musicmood
     from moodbox.music.audio import AudioError
 
@@ -74,7 +79,12 @@ def placed(music: Path, cache_path: Path) -> list[tuple[str, float, float]]:
             progress=Progress(stream=sys.stderr if sys.stderr.isatty() else io.StringIO()),
             decode_errors=(AudioError,),
         )
-    return [(t.file, t.valence, t.arousal) for t in result.tracks]
+    if placement == "shipped":
+        return [(t.file, t.valence, t.arousal) for t in result.tracks]
+    import fit_music_head  # host side: scikit-learn (pip install -e '.[train]')
+
+    unseen = fit_music_head.placed_out_of_fold(music, {t.file: t.evidence for t in result.tracks})
+    return [(file, v, a) for file, (v, a) in unseen.items()]
 
 
 def read_labels(path: Path) -> dict[str, tuple[str, str]]:
@@ -195,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--music", type=Path, default=ROOT.parent / "shared" / "data" / "music-4q-dev")
     p.add_argument("--labels", type=Path, default=None, help="default: MUSIC/labels.csv")
     p.add_argument("--cache", type=Path, default=Path("/tmp/moodbox-sim/dev-cache.sqlite"), help="the scan cache")
+    p.add_argument(
+        "--placement",
+        choices=("out-of-fold", "shipped"),
+        default="out-of-fold",
+        help="out-of-fold: each clip placed by a head fitted without its artist (as a listener's own library, which "
+        "the head never heard); shipped: the shipped head, which was fitted on these very clips (a kinder day 1)",
+    )
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--songs", type=int, default=10, help="songs heard per session")
     p.add_argument("--playlist-size", type=int, default=50)
@@ -208,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixed-points", action="store_true", help="library.feedback.move_points: false")
     args = p.parse_args(argv)
     labels = read_labels(args.labels or args.music / "labels.csv")
-    tracks = [t for t in placed(args.music, args.cache) if t[0] in labels]
+    tracks = [t for t in placed(args.music, args.cache, args.placement) if t[0] in labels]
     sessions = len(DAY_OF_MOODS)
-    print(f"{len(tracks)} labelled tracks placed; {args.days} days of {sessions} mood sessions x {args.songs} songs")
+    print(f"{len(tracks)} labelled tracks placed ({args.placement})")
+    print(f"{args.days} days of {sessions} mood sessions x {args.songs} songs")
     print(f"each figure the mean of {args.runs} runs (seeds {args.seed}..{args.seed + args.runs - 1})")
     ok = True
     with tempfile.TemporaryDirectory(prefix="moodbox-sim-") as tmp:
