@@ -117,7 +117,7 @@ evaluate-music: setup
 # 14 days of moods through the real playlist planning, history and feedback code; the first run scans the dev set
 # into a cache in /tmp (a few minutes on 2 cores). Prints the skip rate per day and the playlists' overlap.
 .PHONY: simulate-listener
-simulate-listener: setup
+simulate-listener: setup-train
 	$(BIN)/python tools/simulate_listener.py --music $(MUSIC_DEV)
 
 # moodbox on the Pi's own stack (Debian 12 arm64: Python 3.11.2, numpy 1.24.2) under qemu-user for a
