@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import importlib.util
 import io
 import random
 import sys
@@ -224,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{key.replace('_', '-')}", type=float, default=None, help=f"library.feedback.{key}")
     p.add_argument("--fixed-points", action="store_true", help="library.feedback.move_points: false")
     args = p.parse_args(argv)
+    if args.placement == "out-of-fold" and importlib.util.find_spec("sklearn") is None:
+        print(
+            "simulate_listener: the out-of-fold placement fits heads with scikit-learn, which is not installed: "
+            "make setup-train (or --placement shipped)",
+            file=sys.stderr,
+        )
+        return 2
     labels = read_labels(args.labels or args.music / "labels.csv")
     tracks = [t for t in placed(args.music, args.cache, args.placement) if t[0] in labels]
     sessions = len(DAY_OF_MOODS)
