@@ -127,6 +127,9 @@ def log_in(browser, url: str, password: str) -> None:
     browser.get(url + "/login")
     browser.find_element(By.ID, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # the click does not wait for the form's answer: under load the next step still saw the login page (CI did)
+    assert wait_for(lambda: browser.current_url != url + "/login", timeout=15)
+    assert wait_for(lambda: browser.execute_script("return document.readyState") == "complete", timeout=15)
 
 
 def text_of(browser, element_id: str) -> str:
