@@ -58,7 +58,11 @@ class Labelled:
 
 
 def read_labels(folder: Path) -> dict[str, Labelled]:
-    with (folder / "labels.csv").open(newline="", encoding="utf-8") as f:
+    return read_labels_file(folder / "labels.csv")
+
+
+def read_labels_file(path: Path) -> dict[str, Labelled]:
+    with path.open(newline="", encoding="utf-8") as f:
         return {
             row["file"]: Labelled(
                 row["file"],

@@ -82,6 +82,12 @@ def fit_axis(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[object, 
     return search.best_estimator_, float(search.best_params_["ridge__alpha"])
 
 
+def shipped_input_names() -> list[str]:
+    """The head's inputs for the shipped tagger: its tags and penultimate units, and the cues."""
+    tagger = musicmood.MusicTagger(musicmood.default_model_path())
+    return input_names(tagger.labels, tagger.penultimate_units)
+
+
 def axis_targets(truth: Sequence[evaluate_music.Labelled]) -> dict[str, np.ndarray]:
     """What each axis' ridge is fitted to: the label's sign, +1/-1."""
     return {
@@ -107,14 +113,14 @@ def out_of_fold(
     return oof, chosen
 
 
-def placed_out_of_fold(folder: Path, analysed: Mapping[str, Mapping[str, float]]) -> dict[str, tuple[float, float]]:
-    """(valence, arousal) of each labelled track of `folder` as a library it belongs to would have it placed by a
-    head that never heard its artist: the out-of-fold scores, spread within the set as the figures above are."""
-    labels = evaluate_music.read_labels(folder)
+def placed_out_of_fold(
+    labels: Mapping[str, evaluate_music.Labelled], analysed: Mapping[str, Mapping[str, float]]
+) -> dict[str, tuple[float, float]]:
+    """(valence, arousal) of each labelled track as a library it belongs to would have it placed by a head that
+    never heard its artist: the out-of-fold scores, spread within the set as the figures above are."""
     files = sorted(f for f in analysed if f in labels)
     truth = [labels[f] for f in files]
-    tagger = musicmood.MusicTagger(musicmood.default_model_path())
-    x = musicmood.head_inputs([analysed[f] for f in files], input_names(tagger.labels, tagger.penultimate_units))
+    x = musicmood.head_inputs([analysed[f] for f in files], shipped_input_names())
     oof, _ = out_of_fold(x, axis_targets(truth), np.array([t.artist for t in truth]))
     placed = {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in oof.items()}
     return {f: (float(v), float(a)) for f, v, a in zip(files, placed["valence"], placed["arousal"], strict=True)}
@@ -149,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(f for f in analysed if f in labels)
     truth = [labels[f] for f in files]
     evidence = [analysed[f] for f in files]
-    tagger = musicmood.MusicTagger(musicmood.default_model_path())
-    names = input_names(tagger.labels, tagger.penultimate_units)
+    names = shipped_input_names()
     if args.inputs == "no-penultimate":
         names = [n for n in names if not n.startswith(musicmood.PENULTIMATE_PREFIX)]
     elif args.inputs == "penultimate":

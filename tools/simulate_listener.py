@@ -31,19 +31,20 @@ first). Goals: day-14 skip rate at most half of day
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import importlib.util
 import io
 import random
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "device"))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from evaluate_music import Labelled, read_labels_file  # noqa: E402
 from moodbox.appliance.listener import read_feedback  # noqa: E402
 from moodbox.config import Config  # noqa: E402
 from moodbox.history.settings import HistorySettings  # noqa: E402
@@ -63,7 +64,9 @@ DAY_OF_MOODS = ("happy", "happy", "neutral", "neutral", "sad", "sad", "angry", "
 START = 1_790_000_000.0  # a Unix time in 2026: the simulated clock's day 0
 
 
-def placed(music: Path, cache_path: Path, placement: str) -> list[tuple[str, float, float]]:
+def placed(
+    music: Path, cache_path: Path, placement: str, labels: Mapping[str, Labelled]
+) -> list[tuple[str, float, float]]:
     """(file, valence, arousal) of every clip: the real scan (analysed once, cached) placed by the shipped head, or
     (`out-of-fold`) by heads fitted without the clip's artist, as a library the head never heard is placed."""
     from moodbox.music import musicmood
@@ -84,20 +87,15 @@ def placed(music: Path, cache_path: Path, placement: str) -> list[tuple[str, flo
         return [(t.file, t.valence, t.arousal) for t in result.tracks]
     import fit_music_head  # host side: scikit-learn (pip install -e '.[train]')
 
-    unseen = fit_music_head.placed_out_of_fold(music, {t.file: t.evidence for t in result.tracks})
+    unseen = fit_music_head.placed_out_of_fold(labels, {t.file: t.evidence for t in result.tracks})
     return [(file, v, a) for file, (v, a) in unseen.items()]
 
 
-def read_labels(path: Path) -> dict[str, tuple[str, str]]:
-    with path.open(newline="") as f:
-        return {row["file"]: (row["quadrant"], row.get("genres", "")) for row in csv.DictReader(f)}
-
-
-def heard_as(kind: str, genre: str, labels: dict[str, tuple[str, str]]) -> dict[str, str]:
+def heard_as(kind: str, genre: str, labels: Mapping[str, Labelled]) -> dict[str, str]:
     """The quadrant each file is to this listener."""
     if kind == "genre":
-        return {f: "Q3" if genre in [g.strip() for g in genres.split(";")] else q for f, (q, genres) in labels.items()}
-    return {f: q for f, (q, _) in labels.items()}
+        return {f: "Q3" if genre in label.genres else label.quadrant for f, label in labels.items()}
+    return {f: label.quadrant for f, label in labels.items()}
 
 
 def skip_chance(kind: str, song_quadrant: str | None, mood: str) -> float:
@@ -232,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    labels = read_labels(args.labels or args.music / "labels.csv")
-    tracks = [t for t in placed(args.music, args.cache, args.placement) if t[0] in labels]
+    labels = read_labels_file(args.labels or args.music / "labels.csv")
+    tracks = [t for t in placed(args.music, args.cache, args.placement, labels) if t[0] in labels]
     sessions = len(DAY_OF_MOODS)
     print(f"{len(tracks)} labelled tracks placed ({args.placement})")
     print(f"{args.days} days of {sessions} mood sessions x {args.songs} songs")
