@@ -24,8 +24,8 @@ NOW = 1_800_000_000.0
 DAY = 86400.0
 HAPPY, SAD, CALM = "moodbox-happy", "moodbox-sad", "moodbox-neutral"
 TARGETS = {HAPPY: (0.7, 0.4), SAD: (-0.6, -0.4), CALM: (0.0, -0.2)}
-# 60 tracks spread over the plane, named by where they sit
-TRACKS = [(f"t{i:02d}.flac", -0.9 + 0.03 * i, ((i * 7) % 60) / 30.0 - 1.0) for i in range(60)]
+# 120 tracks spread over the plane (a playlist takes at most an eighth: 15)
+TRACKS = [(f"t{i:03d}.flac", -0.9 + 0.015 * i, ((i * 7) % 120) / 60.0 - 1.0) for i in range(120)]
 SETTINGS = FeedbackSettings()
 
 

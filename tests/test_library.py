@@ -19,7 +19,7 @@ from conftest import ROOT
 from moodbox import config
 from moodbox.base.moods import MOODS
 from moodbox.music.library import Progress, ScanResult, root_and_within, scan
-from moodbox.music.mood_playlists import plan, share_size
+from moodbox.music.mood_playlists import MOOD_POINTS, plan, share_size
 from moodbox.music.scancache import CacheError, ScanCache
 
 
@@ -231,10 +231,23 @@ def test_each_playlist_takes_the_nearest_tracks_and_a_small_library_still_differ
     plans = plan(grid, {"up": (0.8, 0.8), "down": (-0.8, -0.8)}, size=3)
     assert plans["up"] == ["+0.8+0.8.mp3", "+0.4+0.8.mp3", "+0.8+0.4.mp3"]  # nearest first, ties by name
     assert plans["down"][0] == "-0.8-0.8.mp3"
-    # 25 tracks, size 50: a quarter each (7), so the two ends share nothing.
+    # 25 tracks, size 50: an eighth each (4), so the two ends share nothing.
     wide = plan(grid, {"up": (0.8, 0.8), "down": (-0.8, -0.8)}, size=50)
-    assert len(wide["up"]) == 7 and not set(wide["up"]) & set(wide["down"])
+    assert len(wide["up"]) == 4 and not set(wide["up"]) & set(wide["down"])
     assert share_size(50, 1) == 1 and share_size(50, 10000) == 50 and plan([], {"up": (0, 0)}, 5) == {}
+
+
+def test_in_a_small_library_each_moods_playlist_stays_in_its_own_quadrant():
+    """64 tracks evenly over the plane, 16 a quadrant: happy and surprise share the pleasant, activated quadrant,
+    angry and fear the unpleasant, activated one. A playlist of a quarter of the library would take a whole quadrant
+    and reach into the next; half a quadrant keeps every mood off the centre in its own."""
+    axis = [-0.9 + 1.8 * i / 7 for i in range(8)]
+    grid = [(f"{v:+.2f}{a:+.2f}.mp3", v, a) for v in axis for a in axis]
+    moods = {m: p for m, p in MOOD_POINTS.items() if m != "neutral"}  # neutral sits near the centre, on no quadrant
+    side = {f: (v > 0, a > 0) for f, v, a in grid}
+    for mood, files in plan(grid, moods, size=50).items():
+        v, a = moods[mood]
+        assert len(files) == 8 and {side[f] for f in files} == {(v > 0, a > 0)}, mood
 
 
 def test_auto_playlists_resolve_to_the_written_names_and_uplift_moves_the_point(tmp_path):
@@ -323,7 +336,7 @@ def test_playlists_are_written_to_mpd_read_back_and_name_only_files_mpd_knows(tm
         assert "new/unknown.wav" not in known
         assert {f"moodbox-{m}" for m in MOODS} | {f"moodbox-{m}-uplift" for m in ("angry", "fear", "sad")} <= stored
         for files in [*lists.values(), lifted]:
-            assert len(files) == 3 and set(files) <= known  # 14 known tracks, size 3 (< a quarter)
+            assert len(files) == 2 and set(files) <= known  # 14 known tracks: an eighth (2) of size 3
         assert len({tuple(f) for f in lists.values()}) > 1  # the moods do not all get the same tracks
 
         rewritten = moodbox("--config", str(cfg), "library", "playlists")  # rewriting replaces, never appends
