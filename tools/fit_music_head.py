@@ -122,8 +122,13 @@ def placed_out_of_fold(
     truth = [labels[f] for f in files]
     x = musicmood.head_inputs([analysed[f] for f in files], shipped_input_names())
     oof, _ = out_of_fold(x, axis_targets(truth), np.array([t.artist for t in truth]))
-    placed = {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in oof.items()}
+    placed = within_set(oof)
     return {f: (float(v), float(a)) for f, v, a in zip(files, placed["valence"], placed["arousal"], strict=True)}
+
+
+def within_set(scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each axis' raw scores placed as the device places a library: spread out around the set's own centre."""
+    return {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in scores.items()}
 
 
 def spread_out(scores: np.ndarray, centre: float, spread: float) -> np.ndarray:
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(files)} labelled tracks, {len(set(groups))} artists, {x.shape[1]} inputs")
     oof, chosen = out_of_fold(x, targets, groups)
     print(f"inner CV's penalties per outer fold: {chosen}")
-    placed = {axis: spread_out(s, *robust_centre_spread(s)) for axis, s in oof.items()}
+    placed = within_set(oof)
     cv = evaluate_music.print_report(
         f"artist-split nested {OUTER_FOLDS}-fold cross-validation, out-of-fold placement",
         placed["valence"],
